@@ -1,0 +1,1 @@
+"""The cloud side: API, database access, auth, alerts and notifications."""

@@ -1,0 +1,29 @@
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from pecus.cloud.migrations import migrate
+from tests.support.pg import fresh_database
+
+
+@pytest.fixture(scope="session")
+def db_url() -> Iterator[str]:
+    """A migrated database shared by the tests of one worker. Tests isolate themselves by
+    creating their own farms (random ids), never by assuming an empty table."""
+    with fresh_database() as url:
+        migrate(url)
+        yield url
+
+
+@pytest.fixture
+def empty_db_url() -> Iterator[str]:
+    """A brand-new, unmigrated database for this test alone."""
+    with fresh_database() as url:
+        yield url
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
