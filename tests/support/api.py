@@ -134,3 +134,31 @@ def serving(app: FastAPI) -> Iterator[str]:
         server.should_exit = True
         thread.join(30)
         sock.close()
+
+
+def stored_transaction_ids(database_url: str, farm_id: uuid.UUID, source: str | None = None) -> list[int]:
+    """The farm's stored session ids (of one source, or all), sorted, duplicates kept."""
+    with connect(database_url) as conn:
+        rows = conn.execute(
+            "SELECT m.transaction_id FROM milking_sessions m JOIN sources s USING (tenant_id, source_id)"
+            " WHERE m.tenant_id = %s AND (%s::text IS NULL OR s.name = %s) ORDER BY 1",
+            [farm_id, source, source],
+        ).fetchall()
+    return [int(r[0]) for r in rows]
+
+
+def farm_snapshot(database_url: str, farm_id: uuid.UUID) -> dict[str, object]:
+    """Everything ingest may write for a farm (except the sync_runs log), to show a refused batch
+    changed nothing."""
+    with connect(database_url) as conn:
+        snap: dict[str, object] = {}
+        for table, order in (
+            ("milking_sessions", "source_id, transaction_id"),
+            ("animals", "animal_id"),
+            ("milking_units", "unit"),
+            ("sources", "source_id"),
+        ):
+            snap[table] = conn.execute(
+                f"SELECT * FROM {table} WHERE tenant_id = %s ORDER BY {order}", [farm_id]
+            ).fetchall()
+    return snap

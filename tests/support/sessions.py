@@ -36,7 +36,13 @@ def session_row(
         "days_in_milk": 120,
         "mdi": None,
     }
-    for name, value in overrides.items():
+    return altered(row, **overrides)
+
+
+def altered(row: dict[str, Any], **changes: Any) -> dict[str, Any]:
+    """A copy of `row` with fields replaced; a value of `...` removes the field."""
+    row = dict(row)
+    for name, value in changes.items():
         if value is ...:
             row.pop(name, None)
         else:
