@@ -6,6 +6,7 @@
 | `SUPABASE_URL` | — | supabase mode: the project URL (`https://<ref>.supabase.co`) |
 | `SUPABASE_JWT_SECRET` | — | supabase mode: the legacy HS256 secret, if the project still uses it |
 | `PECUS_JWKS_CACHE_SECONDS` | 600 | how long JWKS keys are trusted before re-fetching (≤ 600) |
+| `PECUS_JWKS_MIN_REFETCH_SECONDS` | 5 | least time between two JWKS fetches caused by unknown `kid`s |
 | `PECUS_JWT_SECRET` | generated | local mode: HS256 signing secret (≥ 32 characters); without it one
   is generated once into `$PECUS_HOME/jwt-secret`. Set it when several API instances run. |
 | `PECUS_JWT_ISSUER` | `pecus-local` | local mode: the `iss` of issued tokens |
@@ -20,6 +21,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -65,9 +67,17 @@ def local_secret(env: Mapping[str, str]) -> bytes:
     if not secret:
         path: Path = pecus_home() / "jwt-secret"
         if not path.exists():
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            # Written aside, then linked into place: another process starting at the same moment
+            # either wins the link (and we read its secret) or loses it; nobody reads half a file.
+            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".jwt-secret-")
             with os.fdopen(fd, "w") as f:
                 f.write(secrets.token_urlsafe(48))
+            try:
+                os.link(tmp, path)
+            except FileExistsError:
+                pass
+            finally:
+                os.unlink(tmp)
         secret = path.read_text().strip()
     if len(secret) < MIN_SECRET_LENGTH:
         raise AuthConfigError(f"PECUS_JWT_SECRET must be at least {MIN_SECRET_LENGTH} characters")
@@ -84,6 +94,7 @@ class AuthSettings:
     jwks_url: str | None
     supabase_url: str | None = None
     jwks_max_age_s: int = MAX_JWKS_CACHE_S
+    jwks_min_refetch_s: int = 5
     access_token_s: int = 900
     refresh_token_s: int = 30 * 24 * 3600
     login_max_failures: int = 5
@@ -114,6 +125,7 @@ class AuthSettings:
             jwks_url=jwks_url,
             supabase_url=url or None,
             jwks_max_age_s=_int(env, "PECUS_JWKS_CACHE_SECONDS", MAX_JWKS_CACHE_S, 0, MAX_JWKS_CACHE_S),
+            jwks_min_refetch_s=_int(env, "PECUS_JWKS_MIN_REFETCH_SECONDS", 5, 0, MAX_JWKS_CACHE_S),
             access_token_s=_int(env, "PECUS_ACCESS_TOKEN_SECONDS", 900, 30, 24 * 3600),
             refresh_token_s=_int(env, "PECUS_REFRESH_TOKEN_SECONDS", 30 * 24 * 3600, 60),
             login_max_failures=_int(env, "PECUS_LOGIN_MAX_FAILURES", 5),

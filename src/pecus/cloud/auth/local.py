@@ -83,6 +83,33 @@ def normalize_email(email: str) -> str:
     return email.strip().lower()
 
 
+def access_token(
+    settings: AuthSettings, user_id: uuid.UUID, email: str | None, session_id: uuid.UUID, signed_in_at: int
+) -> tuple[str, int]:
+    """A token with the claims Supabase Auth puts in its access tokens; returns it and its expiry."""
+    if settings.hs256_secret is None:
+        raise ValueError("local sign-in needs a signing secret")
+    now = int(time.time())
+    exp = now + settings.access_token_s
+    claims = {
+        "iss": settings.issuer,
+        "sub": str(user_id),
+        "aud": AUDIENCE,
+        "exp": exp,
+        "iat": now,
+        "email": email or "",
+        "phone": "",
+        "role": "authenticated",
+        "app_metadata": {"provider": "email", "providers": ["email"]},
+        "user_metadata": {},
+        "aal": "aal1",
+        "amr": [{"method": "password", "timestamp": signed_in_at}],
+        "session_id": str(session_id),
+        "is_anonymous": False,
+    }
+    return jwt.encode(claims, settings.hs256_secret, algorithm="HS256"), exp
+
+
 class LocalAuth:
     def __init__(
         self, pool: AsyncConnectionPool, settings: AuthSettings, *, reuse_grace_s: float = REUSE_GRACE_S
@@ -92,31 +119,11 @@ class LocalAuth:
         self.pool = pool
         self.settings = settings
         self.reuse_grace_s = reuse_grace_s
-        self._secret = settings.hs256_secret
 
     def access_token(
         self, user_id: uuid.UUID, email: str | None, session_id: uuid.UUID, signed_in_at: int
     ) -> tuple[str, int]:
-        """A token with the claims Supabase Auth puts in its access tokens; returns it and its expiry."""
-        now = int(time.time())
-        exp = now + self.settings.access_token_s
-        claims = {
-            "iss": self.settings.issuer,
-            "sub": str(user_id),
-            "aud": AUDIENCE,
-            "exp": exp,
-            "iat": now,
-            "email": email or "",
-            "phone": "",
-            "role": "authenticated",
-            "app_metadata": {"provider": "email", "providers": ["email"]},
-            "user_metadata": {},
-            "aal": "aal1",
-            "amr": [{"method": "password", "timestamp": signed_in_at}],
-            "session_id": str(session_id),
-            "is_anonymous": False,
-        }
-        return jwt.encode(claims, self._secret, algorithm="HS256"), exp
+        return access_token(self.settings, user_id, email, session_id, signed_in_at)
 
     async def _new_refresh_token(
         self, conn: AsyncConnection[Any], user_id: uuid.UUID, session_id: uuid.UUID

@@ -111,11 +111,13 @@ class TokenVerifier:
 
     @classmethod
     def from_settings(cls, settings: AuthSettings, **jwks_options: Any) -> TokenVerifier:
-        jwks = (
-            JwksCache(settings.jwks_url, max_age_s=settings.jwks_max_age_s, **jwks_options)
-            if settings.jwks_url
-            else None
-        )
+        jwks = None
+        if settings.jwks_url:
+            options = {
+                "max_age_s": settings.jwks_max_age_s,
+                "refresh_cooldown_s": settings.jwks_min_refetch_s,
+            }
+            jwks = JwksCache(settings.jwks_url, **{**options, **jwks_options})
         return cls(settings.issuer, settings.hs256_secret, jwks)
 
     async def _key(self, header: dict[str, Any]) -> tuple[Any, str]:
