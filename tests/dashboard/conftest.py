@@ -75,7 +75,12 @@ def _email(tag: str) -> str:
 
 @pytest.fixture
 def farms(db_url: str) -> Farms:
-    """Two fresh farms with milkings, alerts, keys, targets and people (each test may change them)."""
+    """Two fresh farms for this test (which may change them)."""
+    return make_farms(db_url)
+
+
+def make_farms(db_url: str) -> Farms:
+    """Two farms with milkings, alerts, keys, targets and people."""
     with psycopg.connect(db_url) as conn:
         a = new_herd(conn, "Europe/Rome", f"A {uuid.uuid4().hex[:6]}")
         b = new_herd(conn, "America/Chicago", f"B {uuid.uuid4().hex[:6]}")

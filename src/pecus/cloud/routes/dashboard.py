@@ -13,13 +13,16 @@ from pecus.cloud import dashboard
 from pecus.cloud.auth.http import Claims, as_user, current_claims
 from pecus.cloud.dashboard import CowQuery
 from pecus.cloud.errors import ApiError, ErrorBody
+from pecus.cloud.schemas import NO_NUL
 from pecus.cloud.schemas.dashboard import CowPage, CowSeries, CowSort, FarmOverview
 
 router = APIRouter(prefix="/api/v1/farms/{farm_id}", tags=["dashboard"])
 T = TypeVar("T")
 ERRORS: dict[int | str, dict[str, object]] = {s: {"model": ErrorBody} for s in (401, 404, 422, 503)}
 FarmId = Annotated[uuid.UUID, Path(description="The farm's id.")]
-AnimalId = Annotated[str, Path(min_length=1, max_length=64, description="The farm's cow number.")]
+AnimalId = Annotated[
+    str, Path(min_length=1, max_length=64, pattern=NO_NUL, description="The farm's cow number.")
+]
 
 
 def _found(value: T | None, what: str = "farm") -> T:
@@ -45,9 +48,9 @@ async def cows(
     sort: CowSort = "risk",
     order: Literal["asc", "desc"] | None = Query(None, description="Default: desc for risk, asc otherwise."),
     at_risk: bool | None = Query(None, description="Only cows with (true) or without (false) an open alert."),
-    unit: str | None = Query(None, max_length=64, description="Robot of the latest milking."),
+    unit: str | None = Query(None, max_length=64, pattern=NO_NUL, description="Robot of the latest milking."),
     lactation: int | None = Query(None, ge=1, le=20, description="Lactation number."),
-    q: str | None = Query(None, max_length=64, description="Cow number contains this."),
+    q: str | None = Query(None, max_length=64, pattern=NO_NUL, description="Cow number contains this."),
     limit: int = Query(50, ge=1, le=500),
     offset: int = Query(0, ge=0, le=1_000_000),
 ) -> CowPage:

@@ -7,11 +7,21 @@ import uuid
 from datetime import datetime, time
 from typing import Annotated
 
-from pydantic import BaseModel, Field
+from pydantic import AfterValidator, BaseModel, Field, ValidationInfo, field_validator
 
+from pecus.cloud.schemas import REQUEST, NoNul, text
 from pecus.cloud.schemas.auth import Role
 
-Threshold = Annotated[float, Field(gt=0, lt=1)]
+Threshold = Annotated[float, Field(ge=0.01, le=0.99, description="A risk score, 0.01–0.99.")]
+
+
+def _local_time(value: time | None) -> time | None:
+    if value is not None and value.tzinfo is not None:
+        raise ValueError("quiet hours are the farm's local time: give no UTC offset")
+    return value
+
+
+LocalTime = Annotated[time | None, AfterValidator(_local_time)]
 
 
 class NotificationTarget(BaseModel):
@@ -26,8 +36,10 @@ class NotificationTarget(BaseModel):
 
 
 class NotificationTargetCreate(BaseModel):
-    label: Annotated[str, Field(max_length=100)] = ""
-    url: Annotated[str, Field(min_length=4, max_length=2048, description="An apprise URL.")]
+    model_config = REQUEST
+
+    label: Annotated[str, text(0, 100), NoNul] = ""
+    url: Annotated[str, text(4, 2048, "An apprise URL."), NoNul]
 
 
 class FarmSettings(BaseModel):
@@ -45,12 +57,22 @@ class FarmSettings(BaseModel):
 class FarmSettingsUpdate(BaseModel):
     """Only the fields sent are changed; send null to clear a threshold or the quiet hours."""
 
-    name: Annotated[str, Field(min_length=1, max_length=200)] | None = None
+    model_config = REQUEST
+
+    name: Annotated[str, text(1, 200), NoNul] | None = None
     alert_threshold: Threshold | None = None
     critical_threshold: Threshold | None = None
-    quiet_hours_start: time | None = None
-    quiet_hours_end: time | None = None
+    quiet_hours_start: LocalTime = None
+    quiet_hours_end: LocalTime = None
     stale_after_minutes: Annotated[int, Field(gt=0, le=10_080)] | None = None
+
+    @field_validator("name", "stale_after_minutes")
+    @classmethod
+    def _not_null(cls, value: object, info: ValidationInfo) -> object:
+        # Runs only on values sent: an explicit null, not a field left out.
+        if value is None:
+            raise ValueError(f"{info.field_name} cannot be cleared (null); leave it out to keep it")
+        return value
 
 
 class AgentKey(BaseModel):
@@ -63,7 +85,9 @@ class AgentKey(BaseModel):
 
 
 class AgentKeyCreate(BaseModel):
-    label: Annotated[str, Field(max_length=100)] = ""
+    model_config = REQUEST
+
+    label: Annotated[str, text(0, 100), NoNul] = ""
 
 
 class AgentKeyCreated(AgentKey):
@@ -82,9 +106,13 @@ class Member(BaseModel):
 class MemberInvite(BaseModel):
     """Adds an existing account (by e-mail) to the farm."""
 
-    email: Annotated[str, Field(min_length=3, max_length=320)]
+    model_config = REQUEST
+
+    email: Annotated[str, text(3, 320), NoNul]
     role: Role
 
 
 class MemberUpdate(BaseModel):
+    model_config = REQUEST
+
     role: Role

@@ -7,6 +7,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field
 
+from pecus.cloud.schemas import REQUEST, NoNul, text
+
 Role = Literal["owner", "farmer", "vet", "viewer"]
 
 
@@ -18,12 +20,16 @@ class AuthConfig(BaseModel):
 
 
 class LoginRequest(BaseModel):
-    email: Annotated[str, Field(min_length=3, max_length=320)]
-    password: Annotated[str, Field(min_length=1, max_length=1024)]
+    model_config = REQUEST
+
+    email: Annotated[str, text(3, 320), NoNul]
+    password: Annotated[str, text(1, 1024), NoNul]
 
 
 class RefreshRequest(BaseModel):
-    refresh_token: Annotated[str, Field(min_length=1, max_length=512)]
+    model_config = REQUEST
+
+    refresh_token: Annotated[str, text(1, 512), NoNul]
 
 
 class AuthUser(BaseModel):
