@@ -56,6 +56,18 @@ async def _row(conn: AsyncConnection[Any], query: Any, params: Any = None) -> di
     return rows[0] if rows else None
 
 
+async def _pipelined(conn: AsyncConnection[Any], *queries: tuple[Any, Any]) -> list[list[dict[str, Any]]]:
+    """Independent queries sent together and answered together: one round trip, not one each
+    (what a request costs in latency is mostly waiting for the database's answers)."""
+    cursors = []
+    async with conn.pipeline():
+        for query, params in queries:
+            cur = conn.cursor(row_factory=dict_row)
+            await cur.execute(query, params)
+            cursors.append(cur)
+    return [await cur.fetchall() for cur in cursors]
+
+
 # --- who am I ------------------------------------------------------------------------------------
 
 
@@ -80,30 +92,42 @@ async def my_role(conn: AsyncConnection[Any], farm_id: uuid.UUID) -> Role | None
     return row["role"] if row else None
 
 
+_FARM = (
+    "SELECT tenant_id AS farm_id, name, time_zone, stale_after_minutes, now() AS now"
+    " FROM public.tenants WHERE tenant_id = %s"
+)
+
+
 async def _farm(conn: AsyncConnection[Any], farm_id: uuid.UUID) -> dict[str, Any] | None:
-    return await _row(
-        conn,
-        "SELECT tenant_id AS farm_id, name, time_zone, stale_after_minutes, now() AS now"
-        " FROM public.tenants WHERE tenant_id = %s",
-        [farm_id],
-    )
+    return await _row(conn, _FARM, [farm_id])
 
 
 # --- overview ------------------------------------------------------------------------------------
 
-# Sums as numeric: exact decimal totals of the float4 sensor values (no 42.2499995 kg).
 _HERD_NUMBERS = """
 SELECT
     count(DISTINCT animal_id) FILTER (WHERE started_at > day_ago) AS cows_milked_24h,
-    coalesce(sum(yield_kg::numeric) FILTER (WHERE started_at > day_ago), 0)::float8 AS yield_24h_kg,
-    coalesce(sum(yield_kg::numeric) FILTER (WHERE started_at >= %(midnight)s), 0)::float8 AS yield_today_kg,
-    (sum(yield_kg::numeric) FILTER (WHERE started_at <= day_ago))::float8 AS yield_before_kg,
+    coalesce(sum(yield_kg::float8) FILTER (WHERE started_at > day_ago), 0) AS yield_24h_kg,
+    coalesce(sum(yield_kg::float8) FILTER (WHERE started_at >= midnight), 0) AS yield_today_kg,
+    sum(yield_kg::float8) FILTER (WHERE started_at <= day_ago) AS yield_before_kg,
     min(started_at) FILTER (WHERE started_at <= day_ago) AS first_before,
-    (avg(conductivity_avg::numeric) FILTER (WHERE started_at > day_ago))::float8 AS cond_24h,
-    (avg(conductivity_avg::numeric) FILTER (WHERE started_at <= day_ago))::float8 AS cond_7d
-FROM public.milking_sessions, (SELECT now() - interval '24 hours' AS day_ago) b
+    avg(conductivity_avg::float8) FILTER (WHERE started_at > day_ago) AS cond_24h,
+    avg(conductivity_avg::float8) FILTER (WHERE started_at <= day_ago) AS cond_7d
+FROM public.milking_sessions, (
+    SELECT now() - interval '24 hours' AS day_ago,
+           date_trunc('day', now() AT TIME ZONE time_zone) AT TIME ZONE time_zone AS midnight
+    FROM public.tenants WHERE tenant_id = %(farm)s
+) b
 WHERE tenant_id = %(farm)s AND started_at > now() - interval '8 days'
 """
+
+_NEW_ALERTS = (
+    "SELECT count(*) AS n FROM public.alerts"
+    " WHERE tenant_id = %s AND created_at > now() - interval '24 hours'"
+)
+_UNITS = (
+    "SELECT unit, source_id, last_session_at FROM public.milking_units WHERE tenant_id = %s ORDER BY unit"
+)
 
 _OPEN_ALERTS = """
 SELECT alert_id, animal_id, unit, level, risk_score, status, created_at, reasons
@@ -126,32 +150,31 @@ ORDER BY s.name
 """
 
 
-def _local_midnight(now: datetime, time_zone: str) -> datetime:
-    local = now.astimezone(ZoneInfo(time_zone))
-    return datetime.combine(local.date(), datetime.min.time(), tzinfo=ZoneInfo(time_zone))
-
-
 def _open_alert(row: dict[str, Any]) -> OpenAlert:
     return OpenAlert.model_validate(row)
 
 
 async def overview(conn: AsyncConnection[Any], farm_id: uuid.UUID) -> FarmOverview | None:
-    farm = await _farm(conn, farm_id)
-    if farm is None:
+    farms, herds, alerts, new_alerts, units, sources = await _pipelined(
+        conn,
+        (_FARM, [farm_id]),
+        (_HERD_NUMBERS, {"farm": farm_id}),
+        (_OPEN_ALERTS, [farm_id]),
+        (_NEW_ALERTS, [farm_id]),
+        (_UNITS, [farm_id]),
+        (_SOURCES, [farm_id]),
+    )
+    if not farms:
         return None
+    farm, herd = farms[0], herds[0]
     now: datetime = farm["now"]
     stale_after = timedelta(minutes=farm["stale_after_minutes"])
-    herd = await _row(
-        conn, _HERD_NUMBERS, {"farm": farm_id, "midnight": _local_midnight(now, farm["time_zone"])}
-    )
-    assert herd is not None
     yield_7d_avg = None
     if herd["first_before"] is not None:
         # Days of data in the week before the last 24 h (a farm that started 3 days ago has 2).
         span_days = (now - timedelta(hours=24) - herd["first_before"]) / timedelta(days=1)
         yield_7d_avg = herd["yield_before_kg"] / min(7, max(1, int(span_days) + 1))
 
-    alerts = await _rows(conn, _OPEN_ALERTS, [farm_id])
     counts = AlertCounts()
     at_risk: dict[str, AtRiskCow] = {}
     for a in alerts:
@@ -160,19 +183,6 @@ async def overview(conn: AsyncConnection[Any], farm_id: uuid.UUID) -> FarmOvervi
             at_risk[a["animal_id"]] = AtRiskCow(
                 animal_id=a["animal_id"], unit=a["unit"], alert=_open_alert(a)
             )
-    new_alerts = await _row(
-        conn,
-        "SELECT count(*) AS n FROM public.alerts"
-        " WHERE tenant_id = %s AND created_at > now() - interval '24 hours'",
-        [farm_id],
-    )
-    units = await _rows(
-        conn,
-        "SELECT unit, source_id, last_session_at FROM public.milking_units"
-        " WHERE tenant_id = %s ORDER BY unit",
-        [farm_id],
-    )
-    sources = await _rows(conn, _SOURCES, [farm_id])
     return FarmOverview(
         farm_id=farm_id,
         name=farm["name"],
@@ -182,7 +192,7 @@ async def overview(conn: AsyncConnection[Any], farm_id: uuid.UUID) -> FarmOvervi
         cows_at_risk=len(at_risk),
         open_alerts=counts,
         at_risk=list(at_risk.values())[:AT_RISK_LIST_MAX],
-        new_alerts_24h=new_alerts["n"] if new_alerts else 0,
+        new_alerts_24h=new_alerts[0]["n"],
         yield_today_kg=round(herd["yield_today_kg"], 2),
         yield_24h_kg=round(herd["yield_24h_kg"], 2),
         yield_7d_avg_kg=None if yield_7d_avg is None else round(yield_7d_avg, 2),
@@ -261,7 +271,7 @@ WITH open AS (
     WHERE tenant_id = %(farm)s AND kind = 'mastitis' AND status IN ('new', 'acknowledged')
     ORDER BY animal_id, risk_score DESC NULLS LAST, created_at DESC
 ), day AS (
-    SELECT animal_id, sum(yield_kg::numeric)::float8 AS yield_24h_kg, count(*) AS milkings_24h
+    SELECT animal_id, sum(yield_kg::float8) AS yield_24h_kg, count(*) AS milkings_24h
     FROM public.milking_sessions
     WHERE tenant_id = %(farm)s AND started_at > now() - interval '24 hours'
     GROUP BY animal_id
@@ -275,7 +285,8 @@ WITH open AS (
     LEFT JOIN LATERAL (
         SELECT s.unit, s.lactation_number, s.days_in_milk, s.started_at, s.yield_kg, s.conductivity_avg
         FROM public.milking_sessions s
-        WHERE s.tenant_id = a.tenant_id AND s.animal_id = a.animal_id
+        -- The farm as a parameter (not a.tenant_id): the plan prunes to its one partition.
+        WHERE s.tenant_id = %(farm)s AND s.animal_id = a.animal_id
         ORDER BY s.started_at DESC LIMIT 1
     ) l ON true
     LEFT JOIN day ON day.animal_id = a.animal_id
@@ -293,12 +304,13 @@ def _like_pattern(text: str) -> str:
 
 def _cow_summary(row: dict[str, Any]) -> CowSummary:
     alert = None if row["alert_id"] is None else _open_alert(row)
-    return CowSummary.model_validate({**row, "open_alert": alert})
+    # Sums of float4 sensor values carry float noise (42.2499995): kg to the gram.
+    return CowSummary.model_validate(
+        {**row, "yield_24h_kg": round(row["yield_24h_kg"], 3), "open_alert": alert}
+    )
 
 
-async def cows(conn: AsyncConnection[Any], farm_id: uuid.UUID, query: CowQuery) -> CowPage | None:
-    if await _farm(conn, farm_id) is None:
-        return None
+def _cows_statement(farm_id: uuid.UUID, query: CowQuery) -> tuple[sql.Composable, dict[str, Any]]:
     where: list[sql.Composable] = []
     params: dict[str, Any] = {"farm": farm_id, "limit": query.limit, "offset": query.offset}
     if query.animal_id is not None:
@@ -326,7 +338,14 @@ async def cows(conn: AsyncConnection[Any], farm_id: uuid.UUID, query: CowQuery) 
         where=sql.SQL("WHERE ") + sql.SQL(" AND ").join(where) if where else sql.SQL(""),
         order=order_by,
     )
-    rows = await _rows(conn, statement, params)
+    return statement, params
+
+
+async def cows(conn: AsyncConnection[Any], farm_id: uuid.UUID, query: CowQuery) -> CowPage | None:
+    statement, params = _cows_statement(farm_id, query)
+    farms, rows = await _pipelined(conn, (_FARM, [farm_id]), (statement, params))
+    if not farms:
+        return None
     total = rows[0]["total"] if rows else await _count_cows(conn, statement, params, query)
     return CowPage(items=[_cow_summary(r) for r in rows], total=total, limit=query.limit, offset=query.offset)
 
@@ -393,27 +412,26 @@ ORDER BY created_at
 async def series(
     conn: AsyncConnection[Any], farm_id: uuid.UUID, animal_id: str, days: int
 ) -> CowSeries | None:
-    farm = await _farm(conn, farm_id)
-    if farm is None:
+    farms, cow = await _pipelined(
+        conn, (_FARM, [farm_id]), _cows_statement(farm_id, CowQuery(animal_id=animal_id, limit=1))
+    )
+    if not farms or not cow:
         return None
-    page = await cows(conn, farm_id, CowQuery(animal_id=animal_id, limit=1))
-    if page is None or not page.items:
-        return None
+    farm = farms[0]
     zone = ZoneInfo(farm["time_zone"])
     to_day: date = farm["now"].astimezone(zone).date()
     from_day = to_day - timedelta(days=days - 1)
     since = datetime.combine(from_day, datetime.min.time(), tzinfo=zone)
     params = {"farm": farm_id, "animal": animal_id, "from_day": from_day, "since": since}
-    sessions = [SessionPoint.model_validate(r) for r in await _rows(conn, _SESSIONS, params)]
+    session_rows, cow_day_rows, herd_day_rows, alert_rows = await _pipelined(
+        conn, (_SESSIONS, params), (_COW_DAYS, params), (_HERD_DAYS, params), (_ALERT_MARKERS, params)
+    )
+    sessions = [SessionPoint.model_validate(r) for r in session_rows]
     risk_by_day: dict[date, float] = defaultdict(float)
     for s in sessions:
         if s.risk_score is not None:
             day = s.started_at.astimezone(zone).date()
             risk_by_day[day] = max(risk_by_day[day], s.risk_score)
-    cow_days = [
-        CowDay.model_validate({**r, "risk_score_max": risk_by_day.get(r["day"])})
-        for r in await _rows(conn, _COW_DAYS, params)
-    ]
     return CowSeries(
         farm_id=farm_id,
         animal_id=animal_id,
@@ -421,9 +439,11 @@ async def series(
         days=days,
         from_day=from_day,
         to_day=to_day,
-        cow=page.items[0],
+        cow=_cow_summary(cow[0]),
         sessions=sessions,
-        cow_days=cow_days,
-        herd_days=[HerdDay.model_validate(r) for r in await _rows(conn, _HERD_DAYS, params)],
-        alerts=[AlertMarker.model_validate(r) for r in await _rows(conn, _ALERT_MARKERS, params)],
+        cow_days=[
+            CowDay.model_validate({**r, "risk_score_max": risk_by_day.get(r["day"])}) for r in cow_day_rows
+        ],
+        herd_days=[HerdDay.model_validate(r) for r in herd_day_rows],
+        alerts=[AlertMarker.model_validate(r) for r in alert_rows],
     )
