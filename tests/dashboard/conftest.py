@@ -26,6 +26,7 @@ AUTH_ENV = {
     "PECUS_JWT_SECRET": "dashboard-tests-signing-secret-0123456789",
     "PECUS_JWT_ISSUER": "pecus-test",
     "PECUS_LOGIN_MAX_FAILURES": "3",
+    "PECUS_CORS_ORIGINS": "https://dashboard.example, http://localhost:5173",
 }
 AUTH = AuthSettings.from_env(AUTH_ENV)
 ROLES = ("owner", "farmer", "vet", "viewer")

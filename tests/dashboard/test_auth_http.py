@@ -168,3 +168,17 @@ def test_supabase_mode(supabase_api: tuple[str, JwksServer], farms: Farms) -> No
         assert r.status_code == 503 and error_of(r)["code"] == "auth_unavailable"
         # Keys already fetched keep working meanwhile.
         assert me(rotated.sign(user_claims(issuer, owner))).status_code == 200
+
+
+def test_the_dashboards_origin_may_call_the_api(client: httpx.Client, farms: Farms) -> None:
+    preflight = {"Access-Control-Request-Method": "GET", "Access-Control-Request-Headers": "authorization"}
+    ok = client.options("/api/v1/me", headers={"Origin": "https://dashboard.example", **preflight})
+    assert ok.status_code == 200
+    assert ok.headers["Access-Control-Allow-Origin"] == "https://dashboard.example"
+    assert "authorization" in ok.headers["Access-Control-Allow-Headers"].lower()
+    other = client.options("/api/v1/me", headers={"Origin": "https://evil.example", **preflight})
+    assert other.status_code == 400 and "Access-Control-Allow-Origin" not in other.headers
+    r = client.get(
+        "/api/v1/me", headers={"Origin": "http://localhost:5173", **bearer(farms.a_users["viewer"])}
+    )
+    assert r.status_code == 200 and r.headers["Access-Control-Allow-Origin"] == "http://localhost:5173"

@@ -24,6 +24,7 @@ from pecus.cloud.agent_keys import KeyChecker
 from pecus.cloud.api_settings import ApiSettings
 from pecus.cloud.auth.config import AuthSettings
 from pecus.cloud.auth.verify import TokenVerifier
+from pecus.cloud.cors import cors_origins, install_cors
 from pecus.cloud.database import database_url as default_database_url
 from pecus.cloud.errors import install_error_handlers
 from pecus.cloud.ingest_hooks import HookRunner, IngestHook
@@ -81,6 +82,7 @@ def create_app(
         app.include_router(auth.local_router)
     app.include_router(dashboard.router)
     app.include_router(farm_admin.router)
+    install_cors(app, cors_origins())
     _document_batch_schema(app)
     return app
 
