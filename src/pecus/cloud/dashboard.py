@@ -65,7 +65,11 @@ async def _pipelined(conn: AsyncConnection[Any], *queries: tuple[Any, Any]) -> l
             cur = conn.cursor(row_factory=dict_row)
             await cur.execute(query, params)
             cursors.append(cur)
-    return [await cur.fetchall() for cur in cursors]
+    results = []
+    for cur in cursors:
+        results.append(await cur.fetchall())
+        await cur.close()
+    return results
 
 
 # --- who am I ------------------------------------------------------------------------------------
@@ -96,10 +100,6 @@ _FARM = (
     "SELECT tenant_id AS farm_id, name, time_zone, stale_after_minutes, now() AS now"
     " FROM public.tenants WHERE tenant_id = %s"
 )
-
-
-async def _farm(conn: AsyncConnection[Any], farm_id: uuid.UUID) -> dict[str, Any] | None:
-    return await _row(conn, _FARM, [farm_id])
 
 
 # --- overview ------------------------------------------------------------------------------------
