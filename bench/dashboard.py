@@ -38,7 +38,7 @@ from pecus.cloud import dashboard
 from pecus.cloud.auth.config import AuthSettings
 from pecus.cloud.auth.local import access_token
 from pecus.cloud.dashboard import CowQuery
-from pecus.cloud.database import connect, create_database, drop_database
+from pecus.cloud.database import connect, create_database, drop_database, with_database
 from pecus.cloud.migrations import migrate
 from pecus.cloud.tenancy import make_pool, service_transaction, user_transaction
 
@@ -191,6 +191,17 @@ def load(url: str, n_farms: int, seed: int) -> tuple[list[Farm], int]:
             farms.append(Farm(farm_id, owner, cows))
         conn.execute("VACUUM ANALYZE")
     return farms, rows
+
+
+def loaded(url: str) -> tuple[list[Farm], int]:
+    """The farms of a database loaded earlier (--reuse)."""
+    with connect(url) as conn:
+        owners = conn.execute("SELECT tenant_id, user_id FROM memberships WHERE role = 'owner'").fetchall()
+        cows: dict[uuid.UUID, list[str]] = {}
+        for farm, animal in conn.execute("SELECT tenant_id, animal_id FROM animals ORDER BY 1, 2"):
+            cows.setdefault(farm, []).append(animal)
+        row = conn.execute("SELECT count(*) FROM milking_sessions").fetchone()
+    return [Farm(f, u, cows[f]) for f, u in owners], int(row[0]) if row else 0
 
 
 def _farm_extras(conn: Any, farm: uuid.UUID, end: datetime, rng: random.Random) -> None:
@@ -362,27 +373,33 @@ def run(argv: list[str]) -> dict[str, Any]:
     parser.add_argument("--scale", type=float, default=1.0, help="× 40 farms (each 250 cows × 1 year)")
     parser.add_argument("--requests", type=int, default=200, help="measured requests per endpoint")
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--keep", action="store_true", help="keep the benchmark database")
+    parser.add_argument("--keep", action="store_true", help="keep the benchmark database (prints its name)")
+    parser.add_argument("--reuse", metavar="DATABASE", help="measure again on a database kept by --keep")
     args = parser.parse_args(argv)
     n_farms = max(1, round(FARMS * args.scale))
 
     base = server_url()
-    name = f"pecus_bench_dash_{uuid.uuid4().hex[:8]}"
-    url = create_database(base, name)
+    name = args.reuse or f"pecus_bench_dash_{uuid.uuid4().hex[:8]}"
+    url = with_database(base, name) if args.reuse else create_database(base, name)
+    load_s = None
     try:
-        migrate(url)
-        t0 = time.perf_counter()
-        farms, rows = load(url, n_farms, args.seed)
-        load_s = time.perf_counter() - t0
+        if args.reuse:
+            farms, rows = loaded(url)
+            n_farms = len(farms)
+        else:
+            migrate(url)
+            t0 = time.perf_counter()
+            farms, rows = load(url, n_farms, args.seed)
+            load_s = round(time.perf_counter() - t0, 1)
         with api_server(url) as api:
             http = measure_http(api, farms, args.requests, args.seed)
         sql = asyncio.run(measure_sql(url, farms, args.requests, args.seed))
     finally:
-        if not args.keep:
+        if not (args.keep or args.reuse):
             drop_database(base, name)
 
     figures: dict[str, Any] = {"rows": rows, "farms": n_farms, "cows_per_farm": COWS, "days": DAYS}
-    figures["load_s"] = round(load_s, 1)
+    figures["load_s"] = load_s
     figures["requests_per_endpoint"] = args.requests
     for endpoint in ENDPOINTS:
         p50, p95 = percentiles(http[endpoint])
@@ -403,7 +420,7 @@ def run(argv: list[str]) -> dict[str, Any]:
     figures["targets_met"] = (
         all(figures[f"{e}_p95_ms"] <= 50 for e in ENDPOINTS) and figures["rls_overhead_ratio"] <= 1.5
     )
-    if args.keep:
+    if args.keep or args.reuse:
         figures["database"] = name
     return figures
 
