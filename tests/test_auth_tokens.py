@@ -154,13 +154,13 @@ async def test_cache_expires_and_a_removed_key_stops_working(server: JwksServer,
     assert JwksCache(server.jwks_url, max_age_s=3600).max_age_s == 600, "never cached beyond 10 minutes"
     verifier = supabase_verifier(server, refresh_cooldown_s=0)
     assert verifier.jwks is not None
-    verifier.jwks.max_age_s = 0.2
+    verifier.jwks.max_age_s = 1.5
     token = rsa.sign(user_claims(issuer(server)))
     await verifier.verify(token)
     server.keys = [k for k in server.keys if k["kid"] != rsa.kid]
     await verifier.verify(token)  # still cached
     assert server.requests == 1
-    time.sleep(0.3)
+    time.sleep(1.6)
     with pytest.raises(InvalidToken, match="unknown key"):
         await verifier.verify(token)
     assert server.requests == 2
