@@ -96,7 +96,8 @@ def create_agent_key(
         try:
             new = agent_keys.create_agent_key(conn, farm_id, label)
         except agent_keys.UnknownFarm as exc:
-            raise typer.BadParameter(str(exc), param_hint="--farm") from exc
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(1) from exc
     err = Console(stderr=True)
     err.print(f"agent key {new.key_id} ({new.display_prefix}…) for farm {farm_id}; shown only this once:")
     typer.echo(new.key)
@@ -120,7 +121,8 @@ def revoke_agent_key(
         try:
             when = agent_keys.revoke_agent_key(conn, farm_id, key_uuid)
         except agent_keys.UnknownKey as exc:
-            raise typer.BadParameter(str(exc), param_hint="--key-id") from exc
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(1) from exc
     console.print(f"agent key {key_uuid} of farm {farm_id} revoked at {when.isoformat()}")
 
 
