@@ -333,3 +333,29 @@ def test_refused_uploads_are_logged_as_rejected_runs(
     assert row is not None
     assert row[:4] == ("rejected", 5, 0, "c-42")
     assert row[4].startswith("invalid_rows:") and row[5] is True and row[6] == stocked.key_id
+
+
+def test_both_shapes_report_the_same_problems(client: httpx.Client, stocked: FarmKey) -> None:
+    rows = [session_row(i) for i in range(11, 21)]
+    rows[1] = altered(rows[1], yield_kg=-3, conductivity_rr=30)
+    rows[4] = altered(rows[4], started_at="2026-03-01T09:00:00Z", ended_at="2026-03-01T08:00:00Z")
+    rows[7] = altered(rows[7], animal_id="", duration_s="long", extra={"x": "y" * 5000})
+    body = batch(stocked.farm_id, rows)
+    by_rows = details(post_batch(client, stocked, body), 422, "invalid_rows")
+    by_columns = details(post_batch(client, stocked, as_columns(body)), 422, "invalid_rows")
+    assert by_rows == by_columns
+    assert [(d["row"], d["field"]) for d in by_rows] == [
+        (1, "yield_kg"),
+        (1, "conductivity_rr"),
+        (4, "started_at"),
+        (7, "animal_id"),
+        (7, "duration_s"),
+        (7, "extra"),
+    ]
+
+
+def test_a_required_column_missing(client: httpx.Client, stocked: FarmKey) -> None:
+    body = as_columns(batch(stocked.farm_id, rows_with(0)))
+    del body["columns"]["ended_at"]
+    got = details(post_batch(client, stocked, body), 422, "invalid_rows")
+    assert got == [{"row": None, "field": "ended_at", "reason": "Field required"}]

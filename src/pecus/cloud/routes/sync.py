@@ -27,6 +27,7 @@ from pecus.cloud.ingest import (
     BatchRejected,
     parse_envelope,
     record_rejected,
+    row_count,
     source_watermark,
     store_batch,
     validate_rows,
@@ -162,11 +163,6 @@ async def _record_rejection(
 ) -> None:
     if exc.status == 415:
         return
-    received = 0
-    if batch is not None and batch.rows is not None:
-        received = len(batch.rows)
-    elif batch is not None:
-        received = max(map(len, (batch.columns or {}).values()), default=0)
     try:
         await record_rejected(
             request.app.state.pool,
@@ -175,7 +171,7 @@ async def _record_rejection(
             source=batch.source if batch else None,
             agent=batch.agent if batch else None,
             cycle_id=batch.cycle_id if batch else None,
-            received=received,
+            received=row_count(batch) if batch else 0,
             error=f"{exc.code}: {exc.message}",
             started_at=started_at,
         )
