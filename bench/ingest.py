@@ -21,6 +21,8 @@ from typing import Any
 import httpx
 import orjson
 import psycopg
+from tests.support.api import running_api
+from tests.support.pg import server_url
 
 from bench.support.sessions import farm_sessions, to_columns
 from pecus.cloud.agent_keys import create_agent_key
@@ -29,8 +31,6 @@ from pecus.cloud.farms import create_farm
 from pecus.cloud.ingest import COLUMN_TYPES
 from pecus.cloud.migrations import migrate
 from pecus.contract import SESSION_COLUMNS, MilkingSession
-from tests.support.api import running_api
-from tests.support.pg import server_url
 
 BATCH_ROWS = 1000
 GZIP_LEVEL = 6  # what the agent sends (zlib's default)
@@ -59,7 +59,11 @@ def _api_round(
         farm_id = create_farm(conn, f"bench api {uuid.uuid4().hex[:6]}")
         key = create_agent_key(conn, farm_id, "bench").key
     bodies = [_body(farm_id, b, shape) for b in batches]  # the agent's work, not timed
-    headers = {"Authorization": f"Bearer {key}", "Content-Encoding": "gzip", "Content-Type": "application/json"}
+    headers = {
+        "Authorization": f"Bearer {key}",
+        "Content-Encoding": "gzip",
+        "Content-Type": "application/json",
+    }
     latencies = []
     with httpx.Client(base_url=url, headers=headers, timeout=120) as client:
         client.get("/healthz")  # open the keep-alive connection before timing
@@ -92,9 +96,12 @@ def _copy_round(database_url: str, batches: list[list[dict[str, Any]]]) -> float
         psycopg.types.json.set_json_dumps(orjson.dumps, context=conn)
         start = time.perf_counter()
         for batch in prepared:
-            with conn.transaction(), conn.cursor().copy(
-                f"COPY public.milking_sessions ({cols}) FROM STDIN (FORMAT BINARY)"
-            ) as copy:
+            with (
+                conn.transaction(),
+                conn.cursor().copy(
+                    f"COPY public.milking_sessions ({cols}) FROM STDIN (FORMAT BINARY)"
+                ) as copy,
+            ):
                 copy.set_types(types)
                 for values in batch:
                     copy.write_row((farm_id, source_id, *values))

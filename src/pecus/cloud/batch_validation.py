@@ -135,7 +135,7 @@ def _validate_columns(columns: dict[str, list[Any]]) -> list[Row]:
         whole = [
             e for e in exc.errors(include_url=False) if len(e["loc"]) < 2 or not isinstance(e["loc"][1], int)
         ]
-        if whole:  # a required column missing, or a column that is not a list
+        if whole:  # a required column is missing
             raise _invalid_rows([_problem(None, str(e["loc"][0]), e) for e in whole]) from exc
         # Bad values: report them exactly as for rows (the slow path, taken only by bad batches).
         names = list(columns)
