@@ -11,14 +11,12 @@ from rich.console import Console
 
 app = typer.Typer(help="Pecus Chain cloud: database, API, AI engine and demo.", no_args_is_help=True)
 console = Console()
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 
 @app.callback()
 def _main(verbose: bool = typer.Option(False, "--verbose", "-v", help="Log more.")) -> None:
-    logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, format=LOG_FORMAT)
 
 
 @app.command()
@@ -77,7 +75,14 @@ def serve(
         workers=workers,
         access_log=access_log,
         proxy_headers=True,
-        log_config=None,
+        # Applied in every worker process: our log format, uvicorn's loggers included.
+        log_config={
+            "version": 1,
+            "disable_existing_loggers": False,
+            "formatters": {"plain": {"format": LOG_FORMAT}},
+            "handlers": {"stderr": {"class": "logging.StreamHandler", "formatter": "plain"}},
+            "root": {"handlers": ["stderr"], "level": logging.getLevelName(logging.getLogger().level)},
+        },
     )
 
 

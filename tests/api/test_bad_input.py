@@ -359,3 +359,11 @@ def test_a_required_column_missing(client: httpx.Client, stocked: FarmKey) -> No
     del body["columns"]["ended_at"]
     got = details(post_batch(client, stocked, body), 422, "invalid_rows")
     assert got == [{"row": None, "field": "ended_at", "reason": "Field required"}]
+
+
+def test_nul_characters_are_refused(client: httpx.Client, stocked: FarmKey) -> None:
+    rows = rows_with(1, animal_id="12\x003")
+    rows[3] = altered(rows[3], extra={"note": "a\x00b"})
+    got = details(post_batch(client, stocked, batch(stocked.farm_id, rows)), 422, "invalid_rows")
+    assert [(d["row"], d["field"]) for d in got] == [(1, "animal_id"), (3, "extra")]
+    assert got[0]["reason"] == "contains a NUL character, which cannot be stored"

@@ -102,3 +102,8 @@ def test_missing_query_parameters(client: httpx.Client, farm: FarmKey) -> None:
     r = client.get("/api/v1/sync/status", params={"farm_id": str(farm.farm_id)}, headers=farm.headers)
     assert r.status_code == 422
     assert error_of(r)["details"] == [{"row": None, "field": "source", "reason": "Field required"}]
+
+
+def test_serve_with_migrate_brings_a_new_database_up_to_date(empty_db_url: str) -> None:
+    with running_api(empty_db_url, args=["--migrate"]) as url, httpx.Client(base_url=url) as c:
+        assert c.get("/readyz").json()["status"] == "ready"

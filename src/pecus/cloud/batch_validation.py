@@ -210,6 +210,7 @@ def validate_rows(batch: IngestBatch, max_batch_size: int) -> ParsedBatch:
         rows = _validate_row_objects(batch.rows)
     else:
         rows = _validate_columns(batch.columns or {})
+    _check_storable(rows)
     first_seen: dict[int, int] = {}
     duplicates = []
     for i, row in enumerate(rows):
@@ -224,6 +225,25 @@ def validate_rows(batch: IngestBatch, max_batch_size: int) -> ParsedBatch:
             duplicates,
         )
     return ParsedBatch(batch.farm_id, batch.source, batch.agent, batch.cycle_id, rows)
+
+
+_UNIT, _ANIMAL, _EXTRA = (SESSION_COLUMNS.index(c) for c in ("unit", "animal_id", "extra"))
+
+
+def _check_storable(rows: list[Row]) -> None:
+    """PostgreSQL cannot store a NUL character in text or jsonb: refuse it as bad input here
+    rather than fail the COPY."""
+    problems = []
+    for i, row in enumerate(rows):
+        for col in (_UNIT, _ANIMAL):
+            if "\x00" in row[col]:
+                problems.append(
+                    Problem("contains a NUL character, which cannot be stored", i, SESSION_COLUMNS[col])
+                )
+        if row[_EXTRA] is not None and b"\\u0000" in orjson.dumps(row[_EXTRA]):
+            problems.append(Problem("contains a NUL character, which cannot be stored", i, "extra"))
+    if problems:
+        raise _invalid_rows(problems)
 
 
 def parse_batch(body: bytes, max_batch_size: int) -> ParsedBatch:
