@@ -116,7 +116,7 @@ def _percentile(values: list[float], q: float) -> float:
 
 def run(argv: list[str]) -> dict[str, Any]:
     parser = argparse.ArgumentParser(prog="bench/run.py ingest")
-    parser.add_argument("--batches", type=int, default=60, help="batches of 1,000 rows per round")
+    parser.add_argument("--batches", type=int, default=150, help="batches of 1,000 rows per round")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--shape", choices=("columns", "rows"), default="columns")
     args = parser.parse_args(argv)

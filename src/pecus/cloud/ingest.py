@@ -8,10 +8,10 @@ The write path, all in one transaction:
     serialised, so the same batch sent twice at once stores exactly one copy and both succeed;
  2. binary `COPY` of the validated rows into a temporary table (emptied at commit);
  3. one `INSERT … SELECT … ON CONFLICT DO NOTHING RETURNING` into milking_sessions, which in the
-    same statement registers unknown animals and milking units (rows in a fixed order, so two
-    sources of one farm cannot deadlock on them);
- 4. the source's watermark moves to the batch's highest transaction id (monotonic, GREATEST) and a
-    sync_runs row records the upload.
+    same statement registers unknown animals and milking units and moves their last-session times
+    (in key order, so two sources of one farm cannot deadlock on them);
+ 4. in the same statement, the source's watermark moves to the batch's highest transaction id
+    (monotonic, GREATEST) and a sync_runs row records the upload.
 """
 
 from __future__ import annotations
@@ -110,12 +110,14 @@ ON CONFLICT (tenant_id, name) DO UPDATE SET last_ingest_at = now()
 RETURNING source_id
 """
 
-# Animals and units are registered from the rows this batch really inserted: a re-sent batch
-# touches nothing. ORDER BY gives every transaction the same lock order.
+# Sessions need no particular order: batches of one source never run at once (the source row is
+# locked), and other sources have other keys. Animals and units are shared by the sources of a
+# farm, so they are written in key order (the same lock order in every transaction), and only from
+# the rows this batch really inserted: a re-sent batch touches nothing.
 _INSERT = f"""
 WITH inserted AS (
     INSERT INTO public.milking_sessions (tenant_id, source_id, {_COLS})
-    SELECT %(tenant)s, %(source_id)s, {_COLS} FROM ingest_batch ORDER BY transaction_id
+    SELECT %(tenant)s, %(source_id)s, {_COLS} FROM ingest_batch
     ON CONFLICT DO NOTHING
     RETURNING transaction_id, unit, animal_id, started_at, ended_at, lactation_number, days_in_milk
 ), cows AS (
@@ -139,23 +141,21 @@ WITH inserted AS (
     ON CONFLICT (tenant_id, unit) DO UPDATE
         SET last_session_at = GREATEST(u.last_session_at, EXCLUDED.last_session_at)
         WHERE u.last_session_at IS NULL OR u.last_session_at < EXCLUDED.last_session_at
+), source AS (
+    UPDATE public.sources SET watermark = GREATEST(watermark, %(max_id)s)
+    WHERE tenant_id = %(tenant)s AND source_id = %(source_id)s
+), run AS (
+    INSERT INTO public.sync_runs (tenant_id, source_id, agent_key_id, agent_version, agent_host, cycle_id,
+                                  started_at, finished_at, rows_received, rows_inserted, result)
+    SELECT %(tenant)s, %(source_id)s, %(key_id)s, %(version)s, %(host)s, %(cycle_id)s,
+           %(started_at)s, clock_timestamp(), %(received)s, count(*), 'ok'
+    FROM inserted
 )
 SELECT transaction_id, animal_id FROM inserted
 """
 
-_FINISH = """
-WITH src AS (
-    UPDATE public.sources SET watermark = GREATEST(watermark, %(max_id)s)
-    WHERE tenant_id = %(tenant)s AND source_id = %(source_id)s
-    RETURNING watermark
-), run AS (
-    INSERT INTO public.sync_runs (tenant_id, source_id, agent_key_id, agent_version, agent_host, cycle_id,
-                                  started_at, finished_at, rows_received, rows_inserted, result)
-    VALUES (%(tenant)s, %(source_id)s, %(key_id)s, %(version)s, %(host)s, %(cycle_id)s,
-            %(started_at)s, clock_timestamp(), %(received)s, %(inserted)s, 'ok')
-)
-SELECT watermark FROM src
-"""
+# A statement of its own, so it sees the watermark the previous one wrote.
+_WATERMARK = "SELECT watermark FROM public.sources WHERE tenant_id = %s AND source_id = %s"
 
 _REJECTED = """
 INSERT INTO public.sync_runs (tenant_id, source_id, agent_key_id, agent_version, agent_host, cycle_id,
@@ -189,7 +189,6 @@ def _orjson_dumps(obj: Any) -> bytes:
 
 async def _copy_rows(conn: AsyncConnection[Any], rows: Sequence[Row]) -> None:
     set_json_dumps(_orjson_dumps, context=conn)
-    await conn.execute(_TEMP_TABLE)
     async with conn.cursor().copy(_COPY) as copy:
         copy.set_types(_TYPES)
         for row in rows:
@@ -206,32 +205,33 @@ async def store_batch(
 ) -> IngestOutcome:
     """Store a validated batch of the farm `tenant_id` in one transaction (idempotent)."""
     rows = batch.rows
+    # Pipelined statements share one round trip to the database: per batch there are four (BEGIN,
+    # the lock with the temporary table, the COPY, the insert with the watermark) and the COMMIT.
     async with service_transaction(pool) as conn:
-        cur = await conn.execute(_LOCK_SOURCE, {"tenant": tenant_id, "source": batch.source})
-        row = await cur.fetchone()
+        async with conn.pipeline():
+            locked = await conn.execute(_LOCK_SOURCE, {"tenant": tenant_id, "source": batch.source})
+            await conn.execute(_TEMP_TABLE)
+        row = await locked.fetchone()
         assert row is not None
         source_id = int(row[0])
-        inserted: list[tuple[int, str]] = []
         if rows:
             await _copy_rows(conn, rows)
-            cur = await conn.execute(_INSERT, {"tenant": tenant_id, "source_id": source_id})
-            inserted = await cur.fetchall()
-        cur = await conn.execute(
-            _FINISH,
-            {
-                "tenant": tenant_id,
-                "source_id": source_id,
-                "max_id": max((row[0] for row in rows), default=0),
-                "key_id": key_id,
-                "version": batch.agent.version,
-                "host": batch.agent.host,
-                "cycle_id": batch.cycle_id,
-                "started_at": started_at,
-                "received": len(rows),
-                "inserted": len(inserted),
-            },
-        )
-        row = await cur.fetchone()
+        params = {
+            "tenant": tenant_id,
+            "source_id": source_id,
+            "max_id": max((row[0] for row in rows), default=0),
+            "key_id": key_id,
+            "version": batch.agent.version,
+            "host": batch.agent.host,
+            "cycle_id": batch.cycle_id,
+            "started_at": started_at,
+            "received": len(rows),
+        }
+        async with conn.pipeline():
+            stored = await conn.execute(_INSERT, params)
+            marked = await conn.execute(_WATERMARK, [tenant_id, source_id])
+        inserted: list[tuple[int, str]] = await stored.fetchall()
+        row = await marked.fetchone()
         assert row is not None
         watermark = int(row[0])
     result = IngestResult(
