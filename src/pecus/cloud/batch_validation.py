@@ -211,13 +211,14 @@ def validate_rows(batch: IngestBatch, max_batch_size: int) -> ParsedBatch:
     else:
         rows = _validate_columns(batch.columns or {})
     _check_storable(rows)
-    first_seen: dict[int, int] = {}
-    duplicates = []
-    for i, row in enumerate(rows):
-        j = first_seen.setdefault(row[0], i)
-        if j != i:
-            duplicates.append(Problem(f"duplicate of row {j} in this batch", i, "transaction_id"))
-    if duplicates:
+    ids = [row[0] for row in rows]
+    if len(set(ids)) != len(ids):
+        first_seen: dict[int, int] = {}
+        duplicates = []
+        for i, transaction_id in enumerate(ids):
+            j = first_seen.setdefault(transaction_id, i)
+            if j != i:
+                duplicates.append(Problem(f"duplicate of row {j} in this batch", i, "transaction_id"))
         raise BatchRejected(
             422,
             "duplicate_transaction_id",
@@ -233,15 +234,16 @@ _UNIT, _ANIMAL, _EXTRA = (SESSION_COLUMNS.index(c) for c in ("unit", "animal_id"
 def _check_storable(rows: list[Row]) -> None:
     """PostgreSQL cannot store a NUL character in text or jsonb: refuse it as bad input here
     rather than fail the COPY."""
+    reason = "contains a NUL character, which cannot be stored"
     problems = []
+    for col in (_UNIT, _ANIMAL):
+        values = [row[col] for row in rows]
+        if "\x00" in "".join(values):  # one pass for the common case, then find the rows
+            name = SESSION_COLUMNS[col]
+            problems += [Problem(reason, i, name) for i, v in enumerate(values) if "\x00" in v]
     for i, row in enumerate(rows):
-        for col in (_UNIT, _ANIMAL):
-            if "\x00" in row[col]:
-                problems.append(
-                    Problem("contains a NUL character, which cannot be stored", i, SESSION_COLUMNS[col])
-                )
         if row[_EXTRA] is not None and b"\\u0000" in orjson.dumps(row[_EXTRA]):
-            problems.append(Problem("contains a NUL character, which cannot be stored", i, "extra"))
+            problems.append(Problem(reason, i, "extra"))
     if problems:
         raise _invalid_rows(problems)
 
