@@ -4,10 +4,11 @@ the same table.
 
     python bench/run.py ingest --json [--batches N] [--rounds R] [--shape columns|rows]
 
-Each round loads the N batches twice, into two new farms: through the API, then by raw COPY (one
-transaction per batch, as the API does). Figures are medians over the rounds; `ratio` is
-api_rows_per_s / copy_rows_per_s. Batch latencies (p50, p95) pool every API batch of every round.
-The AI engine is switched off (no ingest hooks run)."""
+Each round loads the N batches twice, into two new farms: through the API and by raw COPY (one
+transaction per batch, as the API does), alternating batch by batch so both see the same load of
+the machine. Figures are medians over the rounds; `ratio` is api_rows_per_s / copy_rows_per_s.
+Batch latencies (p50, p95) pool every API batch of every round. The AI engine is switched off (no
+ingest hooks run; PECUS_AI_ENABLED=0 is passed for when it registers one)."""
 
 from __future__ import annotations
 
@@ -52,50 +53,47 @@ def _wire_bytes_per_row(batches: list[list[dict[str, Any]]], shape: str) -> floa
     return round(total / sum(len(b) for b in batches), 1)
 
 
-def _api_round(
-    url: str, database_url: str, batches: list[list[dict[str, Any]]], shape: str
-) -> tuple[float, list[float]]:
+def _new_farm(database_url: str, label: str) -> tuple[uuid.UUID, str, int]:
+    """A farm with an agent key (for the API path) and a source row (for the COPY path)."""
     with connect(database_url) as conn:
-        farm_id = create_farm(conn, f"bench api {uuid.uuid4().hex[:6]}")
+        farm_id = create_farm(conn, f"bench {label} {uuid.uuid4().hex[:6]}")
         key = create_agent_key(conn, farm_id, "bench").key
-    bodies = [_body(farm_id, b, shape) for b in batches]  # the agent's work, not timed
+        row = conn.execute(
+            "INSERT INTO sources (tenant_id, name) VALUES (%s, 'delpro') RETURNING source_id", [farm_id]
+        ).fetchone()
+    assert row is not None
+    return farm_id, key, int(row[0])
+
+
+def _round(
+    url: str, database_url: str, batches: list[list[dict[str, Any]]], shape: str
+) -> tuple[float, float, list[float]]:
+    """Load every batch through the API into one new farm and by raw COPY into another, batch by
+    batch in alternation (so both paths see the same machine load). Returns both rates in rows/s
+    and the API batch latencies in ms."""
+    api_farm, key, _ = _new_farm(database_url, "api")
+    copy_farm, _, copy_source = _new_farm(database_url, "copy")
+    # Untimed preparation: the agent's serialisation and gzip; for COPY, Python values ready to write.
+    bodies = [_body(api_farm, b, shape) for b in batches]
+    values = [[tuple(MilkingSession.model_validate(r).model_dump().values()) for r in b] for b in batches]
+    cols = ", ".join(("tenant_id", "source_id", *SESSION_COLUMNS))
+    types = ["uuid", "integer", *COLUMN_TYPES.values()]
     headers = {
         "Authorization": f"Bearer {key}",
         "Content-Encoding": "gzip",
         "Content-Type": "application/json",
     }
+    api_s = copy_s = 0.0
     latencies = []
-    with httpx.Client(base_url=url, headers=headers, timeout=120) as client:
+    with httpx.Client(base_url=url, headers=headers, timeout=120) as client, connect(database_url) as conn:
+        psycopg.types.json.set_json_dumps(orjson.dumps, context=conn)
         client.get("/healthz")  # open the keep-alive connection before timing
-        start = time.perf_counter()
-        for body in bodies:
+        for body, batch in zip(bodies, values, strict=True):
             t0 = time.perf_counter()
             r = client.post("/api/v1/ingest", content=body)
-            latencies.append((time.perf_counter() - t0) * 1000)
-            if r.status_code != 200 or r.json()["inserted"] != BATCH_ROWS:
+            t1 = time.perf_counter()
+            if r.status_code != 200 or r.json()["inserted"] != len(batch):
                 raise RuntimeError(f"ingest failed: {r.status_code} {r.text[:500]}")
-        elapsed = time.perf_counter() - start
-    return sum(map(len, batches)) / elapsed, latencies
-
-
-def _copy_round(database_url: str, batches: list[list[dict[str, Any]]]) -> float:
-    # Python values ready for COPY, prepared before timing: the baseline is the database's own speed.
-    prepared = [
-        [tuple(MilkingSession.model_validate(r).model_dump().values()) for r in batch] for batch in batches
-    ]
-    cols = ", ".join(("tenant_id", "source_id", *SESSION_COLUMNS))
-    types = ["uuid", "integer", *COLUMN_TYPES.values()]
-    with connect(database_url) as conn:
-        farm_id = create_farm(conn, f"bench copy {uuid.uuid4().hex[:6]}")
-        row = conn.execute(
-            "INSERT INTO sources (tenant_id, name) VALUES (%s, 'delpro') RETURNING source_id", [farm_id]
-        ).fetchone()
-        assert row is not None
-        source_id = row[0]
-        conn.commit()
-        psycopg.types.json.set_json_dumps(orjson.dumps, context=conn)
-        start = time.perf_counter()
-        for batch in prepared:
             with (
                 conn.transaction(),
                 conn.cursor().copy(
@@ -103,10 +101,14 @@ def _copy_round(database_url: str, batches: list[list[dict[str, Any]]]) -> float
                 ) as copy,
             ):
                 copy.set_types(types)
-                for values in batch:
-                    copy.write_row((farm_id, source_id, *values))
-        elapsed = time.perf_counter() - start
-    return sum(map(len, batches)) / elapsed
+                for row in batch:
+                    copy.write_row((copy_farm, copy_source, *row))
+            t2 = time.perf_counter()
+            api_s += t1 - t0
+            copy_s += t2 - t1
+            latencies.append((t1 - t0) * 1000)
+    rows = sum(map(len, batches))
+    return rows / api_s, rows / copy_s, latencies
 
 
 def _percentile(values: list[float], q: float) -> float:
@@ -130,10 +132,9 @@ def run(argv: list[str]) -> dict[str, Any]:
         migrate(database_url)
         api_rates, copy_rates, ratios, latencies = [], [], [], []
         with running_api(database_url, {"PECUS_AI_ENABLED": "0"}) as url:
-            _api_round(url, database_url, batches[:2], args.shape)  # warm up both paths
+            _round(url, database_url, batches[:3], args.shape)  # warm up both paths
             for _ in range(args.rounds):
-                api_rate, batch_ms = _api_round(url, database_url, batches, args.shape)
-                copy_rate = _copy_round(database_url, batches)
+                api_rate, copy_rate, batch_ms = _round(url, database_url, batches, args.shape)
                 api_rates.append(api_rate)
                 copy_rates.append(copy_rate)
                 ratios.append(api_rate / copy_rate)
