@@ -1,0 +1,258 @@
+"""Live scoring after an ingest commits: `score_ingested(pool, batch)`, the ingest's post-commit
+hook.
+
+1. ONE query hydrates the batch's cows: every milking of those cows from 7 days before their
+   earliest new milking up to their latest, streamed with COPY as CSV (the fastest way out of
+   PostgreSQL into pandas).
+2. In a worker thread (CPU work off the event loop): features (`pecus.ai.features`, the same
+   code as training), risk for the new milkings, reasons for the alerting ones.
+3. One transaction: scores into `session_scores` (upsert: a re-score replaces), then alerts
+   above the farm's threshold (`tenants.alert_threshold`, NULL = the model's default) through
+   `pecus.ai.alerts.write_alerts`, critical at `tenants.critical_threshold`.
+
+Only milkings that started within the last 72 h raise alerts: a backlog of old milkings (an
+agent catching up after an outage, the first sync of a farm) is scored but does not fill the
+farmer's list with history. Scoring never fails the ingest: `score_ingested` logs errors and
+returns; the milkings stay unscored until the risk scan finds them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import logging
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any, Protocol
+
+import numpy as np
+import pandas as pd
+from psycopg import AsyncConnection, sql
+from psycopg_pool import AsyncConnectionPool
+
+from pecus.ai.alerts import AlertCandidate, AlertChange, write_alerts
+from pecus.ai.features import FEATURE_INPUTS, HISTORY_DAYS, compute_features
+from pecus.ai.model import MastitisModel
+from pecus.ai.reasons import explain
+from pecus.ai.registry import LiveModel, live_model
+from pecus.cloud.tenancy import service_transaction
+
+log = logging.getLogger(__name__)
+
+ALERT_MAX_AGE = timedelta(hours=72)
+
+
+class IngestedBatch(Protocol):
+    """What the ingest hands over after its commit (`pecus.cloud.ingest`)."""
+
+    @property
+    def tenant_id(self) -> uuid.UUID: ...
+    @property
+    def source_id(self) -> int: ...
+    @property
+    def transaction_ids(self) -> Sequence[int]: ...
+    @property
+    def animal_ids(self) -> Sequence[str]: ...
+
+
+@dataclass(frozen=True)
+class Batch:
+    """An `IngestedBatch` for callers outside the API (risk scan, tests, benchmarks)."""
+
+    tenant_id: uuid.UUID
+    source_id: int
+    transaction_ids: Sequence[int]
+    animal_ids: Sequence[str] = ()
+
+
+@dataclass
+class Scored:
+    """The batch's new milkings with their risk, and the alert candidates."""
+
+    transaction_ids: np.ndarray
+    animal_ids: np.ndarray
+    started_s: np.ndarray
+    risk: np.ndarray
+    history_rows: int
+    candidates: list[AlertCandidate] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class ScoringResult:
+    model_version: str
+    scored: int
+    history_rows: int
+    alerts: list[AlertChange]
+
+
+_HYDRATE = sql.SQL(
+    """COPY (
+  WITH batch AS (
+    SELECT animal_id, min(started_at) AS since, max(started_at) AS until
+    FROM public.milking_sessions
+    WHERE tenant_id = {tenant} AND source_id = {source} AND transaction_id = ANY({ids})
+    GROUP BY animal_id)
+  SELECT m.source_id, m.transaction_id, m.unit, m.animal_id,
+         extract(epoch FROM m.started_at)::float8 AS started_s,
+         m.incomplete::int AS incomplete, m.kickoff::int AS kickoff, {values}
+  FROM batch JOIN public.milking_sessions m
+    ON m.tenant_id = {tenant} AND m.animal_id = batch.animal_id
+   AND m.started_at >= batch.since - make_interval(days => {days}) AND m.started_at <= batch.until
+) TO STDOUT WITH (FORMAT csv, HEADER true)"""
+)
+
+
+async def hydrate(
+    conn: AsyncConnection[Any], tenant_id: uuid.UUID, source_id: int, ids: Sequence[int]
+) -> bytes:
+    """The batch's cows' milkings (the new ones and their 7-day history) as CSV bytes."""
+    query = _HYDRATE.format(
+        tenant=sql.Literal(str(tenant_id)),
+        source=sql.Literal(int(source_id)),
+        ids=sql.Literal([int(i) for i in ids]),
+        days=sql.Literal(HISTORY_DAYS),
+        values=sql.SQL(", ").join(sql.SQL("m.") + sql.Identifier(v) for v in FEATURE_INPUTS),
+    )
+    chunks: list[bytes] = []
+    async with conn.cursor() as cursor, cursor.copy(query) as copy:
+        async for data in copy:
+            chunks.append(bytes(data))
+    return b"".join(chunks)
+
+
+def history_frame(data: bytes) -> pd.DataFrame:
+    frame = pd.read_csv(
+        io.BytesIO(data), dtype={"unit": str, "animal_id": str}, keep_default_na=False, na_values=[""]
+    )
+    frame["started_at"] = pd.to_datetime(frame["started_s"], unit="s", utc=True)
+    return frame
+
+
+def score_history(
+    model: MastitisModel,
+    data: bytes,
+    source_id: int,
+    ids: Sequence[int],
+    *,
+    threshold: float,
+    now: datetime,
+) -> Scored:
+    """CPU part (runs in a thread): features, risk of the new milkings, alert candidates."""
+    frame = history_frame(data)
+    if frame.empty:
+        return Scored(np.empty(0, np.int64), np.empty(0, str), np.empty(0), np.empty(0), 0)
+    features = compute_features(frame)
+    target = ((frame["source_id"] == source_id) & frame["transaction_id"].isin(list(ids))).to_numpy()
+    new, new_features = frame[target], features[target]
+    risk = np.clip(model.risk(new_features), 0.0, 1.0)
+    scored = Scored(
+        new["transaction_id"].to_numpy(np.int64),
+        new["animal_id"].to_numpy(str),
+        new["started_s"].to_numpy(float),
+        risk,
+        len(frame),
+    )
+    recent = new["started_s"].to_numpy(float) >= (now - ALERT_MAX_AGE).timestamp()
+    alerting = np.flatnonzero((risk >= threshold) & recent)
+    if len(alerting) == 0:
+        return scored
+    table = pd.DataFrame({"i": alerting, "animal": scored.animal_ids[alerting], "risk": risk[alerting]})
+    for animal, rows in table.groupby("animal", sort=True):
+        best = int(rows.loc[rows["risk"].idxmax(), "i"])
+        starts = scored.started_s[rows["i"].to_numpy()]
+        scored.candidates.append(
+            AlertCandidate(
+                animal_id=str(animal),
+                source_id=int(source_id),
+                transaction_id=int(scored.transaction_ids[best]),
+                unit=str(new["unit"].iloc[best]),
+                risk=float(risk[best]),
+                observed_at=datetime.fromtimestamp(scored.started_s[best], UTC),
+                last_observed_at=datetime.fromtimestamp(float(starts.max()), UTC),
+                reasons=explain(new_features.iloc[best].to_dict()),
+            )
+        )
+    return scored
+
+
+async def farm_thresholds(
+    conn: AsyncConnection[Any], tenant_id: uuid.UUID, model: MastitisModel
+) -> tuple[float, float]:
+    cursor = await conn.execute(
+        "SELECT alert_threshold, critical_threshold FROM public.tenants WHERE tenant_id = %s", [tenant_id]
+    )
+    row = await cursor.fetchone()
+    if row is None:
+        raise LookupError(f"no farm {tenant_id}")
+    alert = float(row[0]) if row[0] is not None else model.threshold
+    critical = float(row[1]) if row[1] is not None else model.critical_threshold
+    return alert, max(critical, alert)
+
+
+async def write_scores(
+    conn: AsyncConnection[Any], tenant_id: uuid.UUID, source_id: int, s: Scored, version: str
+) -> None:
+    await conn.execute(
+        "INSERT INTO public.session_scores"
+        " (tenant_id, source_id, transaction_id, animal_id, started_at, risk_score, model_version)"
+        " SELECT %s, %s, t.id, t.animal, to_timestamp(t.s), t.risk, %s"
+        " FROM unnest(%s::bigint[], %s::text[], %s::float8[], %s::real[]) AS t(id, animal, s, risk)"
+        " ON CONFLICT (tenant_id, source_id, transaction_id) DO UPDATE"
+        " SET risk_score = EXCLUDED.risk_score, model_version = EXCLUDED.model_version, scored_at = now()",
+        [tenant_id, source_id, version,
+         s.transaction_ids.tolist(), s.animal_ids.tolist(), s.started_s.tolist(),
+         s.risk.tolist()],
+    )  # fmt: skip
+
+
+async def score_batch(
+    pool: AsyncConnectionPool,
+    batch: IngestedBatch,
+    *,
+    models: LiveModel = live_model,
+    now: datetime | None = None,
+) -> ScoringResult:
+    """Score a committed batch and write scores and alerts. Raises on failure (see
+    `score_ingested` for the hook that never does)."""
+    model = await models.get(pool)
+    ids = list(batch.transaction_ids)
+    if not ids:
+        return ScoringResult(model.version, 0, 0, [])
+    async with pool.connection() as conn:
+        data = await hydrate(conn, batch.tenant_id, batch.source_id, ids)
+        alert_at, critical_at = await farm_thresholds(conn, batch.tenant_id, model)
+    scored = await asyncio.to_thread(
+        score_history, model, data, batch.source_id, ids, threshold=alert_at, now=now or datetime.now(UTC)
+    )
+    async with service_transaction(pool) as conn:
+        await write_scores(conn, batch.tenant_id, batch.source_id, scored, model.version)
+        changes = await write_alerts(
+            conn,
+            batch.tenant_id,
+            scored.candidates,
+            critical_threshold=critical_at,
+            model_version=model.version,
+        )
+    return ScoringResult(model.version, len(scored.risk), scored.history_rows, changes)
+
+
+async def score_ingested(pool: AsyncConnectionPool, batch: IngestedBatch) -> None:
+    """The ingest's post-commit hook: score, and never fail or raise into the ingest."""
+    try:
+        result = await score_batch(pool, batch)
+    except Exception:
+        log.exception(
+            "scoring %d new milkings of farm %s failed; they stay unscored until the risk scan",
+            len(batch.transaction_ids),
+            batch.tenant_id,
+        )
+        return
+    log.info(
+        "scored %d milkings of farm %s with %s: %d alert change(s)",
+        result.scored,
+        batch.tenant_id,
+        result.model_version,
+        len(result.alerts),
+    )
