@@ -29,6 +29,8 @@ EPISODE = timedelta(hours=72)
 # Advisory-lock namespace for "alerts of one farm" (with hashtext(tenant_id) as the second key):
 # two ingests of one farm at once must not both create an alert for the same cow.
 _LOCK_NAMESPACE = 0x70656375
+# alerts.risk_score is a real (float4): a re-scored milking reads back a hair lower, not a rise.
+_RISK_EPSILON = 1e-6
 
 
 @dataclass(frozen=True)
@@ -133,7 +135,7 @@ async def _update(
     model_version: str,
 ) -> AlertChange:
     level: Literal["warning", "critical"] = "critical" if critical or old.level == "critical" else "warning"
-    if c.risk > old.risk:
+    if c.risk > old.risk + _RISK_EPSILON:
         await conn.execute(
             "UPDATE public.alerts SET risk_score = %s, level = %s, unit = %s, source_id = %s,"
             " transaction_id = %s,"

@@ -26,6 +26,9 @@ from pecus.ai.simulate.params import QUARTERS
 DAY_S = 86_400
 HISTORY_DAYS = 7
 MAX_INTERVAL_H = 48.0  # a longer gap (dry period, data outage) is not a milking interval
+# The history a milking's features need: 7 days of baseline, plus the milking before the
+# earliest of them (its interval). Live scoring and feedback hydrate exactly this much.
+HISTORY_NEEDED_H = HISTORY_DAYS * 24 + int(MAX_INTERVAL_H)
 
 # Contract columns the features read, besides animal_id, started_at, incomplete and kickoff.
 FEATURE_INPUTS: tuple[str, ...] = (
@@ -199,6 +202,7 @@ def compute_features(sessions: pd.DataFrame) -> pd.DataFrame:
 
     worst = _nanargmax(ec_rel)
     worst = np.where(worst >= 0, worst, _nanargmax(iqr_dev))
+    worst = np.where(worst >= 0, worst, _nanargmax(iqr))
     ranked = np.sort(np.where(np.isnan(ec_rel), -np.inf, ec_rel), axis=1)
     second = np.where(np.isfinite(ranked[:, 2]), ranked[:, 2], np.nan)
     others = ec_rel.copy()

@@ -21,7 +21,7 @@ import pandas as pd
 import psycopg
 
 from pecus.ai.dataset import LabelledSet
-from pecus.ai.features import CONTEXT, FEATURE_INPUTS, FEATURES, HISTORY_DAYS, compute_features
+from pecus.ai.features import CONTEXT, FEATURE_INPUTS, FEATURES, HISTORY_NEEDED_H, compute_features
 
 _LABELS = """
 WITH last_label AS (
@@ -45,7 +45,7 @@ SELECT DISTINCT ON (m.tenant_id, m.source_id, m.transaction_id)
 FROM unnest(%s::uuid[], %s::text[], %s::timestamptz[]) AS l(tenant_id, animal_id, anchor)
 JOIN public.milking_sessions m
   ON m.tenant_id = l.tenant_id AND m.animal_id = l.animal_id
- AND m.started_at >= l.anchor - make_interval(days => %s) - interval '48 hours'
+ AND m.started_at >= l.anchor - make_interval(hours => %s) - interval '48 hours'
  AND m.started_at <= l.anchor + interval '14 days'
 """
 
@@ -64,7 +64,12 @@ def load_feedback(conn: psycopg.Connection[Any]) -> LabelledSet:
     values = ", ".join(f"m.{v}" for v in FEATURE_INPUTS)
     rows = conn.execute(
         _SESSIONS.format(values=values),
-        [found["tenant_id"].tolist(), found["animal_id"].tolist(), found["anchor"].tolist(), HISTORY_DAYS],
+        [
+            found["tenant_id"].tolist(),
+            found["animal_id"].tolist(),
+            found["anchor"].tolist(),
+            HISTORY_NEEDED_H,
+        ],
     )
     columns = [d.name for d in rows.description or []]
     sessions = pd.DataFrame(rows.fetchall(), columns=columns)

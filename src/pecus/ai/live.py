@@ -1,8 +1,8 @@
 """Live scoring after an ingest commits: `score_ingested(pool, batch)`, the ingest's post-commit
 hook.
 
-1. ONE query hydrates the batch's cows: every milking of those cows from 7 days before their
-   earliest new milking up to their latest, streamed with COPY as CSV (the fastest way out of
+1. ONE query hydrates the batch's cows: every milking of those cows from 7 days (+ the interval
+   before those) before their earliest new milking up to their latest, streamed with COPY as CSV (the fastest way out of
    PostgreSQL into pandas).
 2. In a worker thread (CPU work off the event loop): features (`pecus.ai.features`, the same
    code as training), risk for the new milkings, reasons for the alerting ones.
@@ -33,7 +33,7 @@ from psycopg import AsyncConnection, sql
 from psycopg_pool import AsyncConnectionPool
 
 from pecus.ai.alerts import AlertCandidate, AlertChange, write_alerts
-from pecus.ai.features import FEATURE_INPUTS, HISTORY_DAYS, compute_features
+from pecus.ai.features import FEATURE_INPUTS, HISTORY_NEEDED_H, compute_features
 from pecus.ai.model import MastitisModel
 from pecus.ai.reasons import explain
 from pecus.ai.registry import LiveModel, live_model
@@ -99,7 +99,7 @@ _HYDRATE = sql.SQL(
          m.incomplete::int AS incomplete, m.kickoff::int AS kickoff, {values}
   FROM batch JOIN public.milking_sessions m
     ON m.tenant_id = {tenant} AND m.animal_id = batch.animal_id
-   AND m.started_at >= batch.since - make_interval(days => {days}) AND m.started_at <= batch.until
+   AND m.started_at >= batch.since - make_interval(hours => {hours}) AND m.started_at <= batch.until
 ) TO STDOUT WITH (FORMAT csv, HEADER true)"""
 )
 
@@ -112,7 +112,7 @@ async def hydrate(
         tenant=sql.Literal(str(tenant_id)),
         source=sql.Literal(int(source_id)),
         ids=sql.Literal([int(i) for i in ids]),
-        days=sql.Literal(HISTORY_DAYS),
+        hours=sql.Literal(HISTORY_NEEDED_H),
         values=sql.SQL(", ").join(sql.SQL("m.") + sql.Identifier(v) for v in FEATURE_INPUTS),
     )
     chunks: list[bytes] = []

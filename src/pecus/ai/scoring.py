@@ -21,6 +21,7 @@ from typing import Any
 import annotated_types
 import numpy as np
 import pandas as pd
+from pydantic import AwareDatetime
 from pydantic.fields import FieldInfo
 
 from pecus.ai.features import compute_features
@@ -61,7 +62,7 @@ def _spec(name: str) -> _Spec:
             for arg in typing.get_args(annotation):
                 visit(arg)
         elif isinstance(annotation, type) and annotation is not type(None):
-            kind = datetime if issubclass(annotation, datetime) else annotation
+            kind = datetime if annotation is AwareDatetime or issubclass(annotation, datetime) else annotation
 
     visit(field.annotation)
     lower = upper = None
@@ -130,13 +131,19 @@ def _parse_column(name: str, raw: pd.Series) -> pd.Series:
                 _fail(
                     row,
                     name,
-                    f"{raw.iloc[row]} is below the minimum {'' if inclusive else 'above '}{bound:g}",
+                    f"{raw.iloc[row]} must be {'≥' if inclusive else '>'} {bound:g}",
                 )
         if spec.upper is not None:
             bound, inclusive = spec.upper
             high = values > bound if inclusive else values >= bound
             if (row := _first(~empty & high)) is not None:
-                _fail(row, name, f"{raw.iloc[row]} is above the maximum {bound:g}")
+                _fail(
+                    row,
+                    name,
+                    f"{raw.iloc[row]} is above the maximum {bound:g}"
+                    if inclusive
+                    else f"{raw.iloc[row]} must be < {bound:g}",
+                )
     return numbers
 
 
