@@ -64,7 +64,7 @@ def test_a_changed_artifact_is_refused(tiny: TrainingResult, tmp_path: Path) -> 
     data = bytearray((folder / MODEL_FILE).read_bytes())
     data[len(data) // 2] ^= 0xFF
     (folder / MODEL_FILE).write_bytes(bytes(data))
-    with pytest.raises(ModelIntegrityError, match="SHA-256 of the artifact is .* refusing to load it"):
+    with pytest.raises(ModelIntegrityError, match=r"SHA-256 of the artifact is .* refusing to load it"):
         load(folder)
 
 

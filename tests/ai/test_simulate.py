@@ -275,7 +275,8 @@ def test_simulate_command_writes_the_three_outputs(tmp_path: Path) -> None:
     last = pd.to_datetime(sessions["ended_at"]).max()
     assert abs(last - pd.Timestamp.now(tz="UTC")) < pd.Timedelta(hours=12)  # history ends now
     bad = subprocess.run(
-        [sys.executable, "-m", "pecus.cli", "simulate", "--out", str(tmp_path / "x"), "--time-zone", "Mars/Base"],
+        [sys.executable, "-m", "pecus.cli", "simulate", "--out", str(tmp_path / "x"),
+         "--time-zone", "Mars/Base"],
         capture_output=True, text=True, check=False,
     )  # fmt: skip
     assert bad.returncode != 0 and "unknown time zone" in bad.stderr + bad.stdout

@@ -2,8 +2,8 @@
 hook.
 
 1. ONE query hydrates the batch's cows: every milking of those cows from 7 days (+ the interval
-   before those) before their earliest new milking up to their latest, streamed with COPY as CSV (the fastest way out of
-   PostgreSQL into pandas).
+   before those) before their earliest new milking up to their latest, streamed with COPY as
+   CSV (the fastest way out of PostgreSQL into pandas).
 2. In a worker thread (CPU work off the event loop): features (`pecus.ai.features`, the same
    code as training), risk for the new milkings, reasons for the alerting ones.
 3. One transaction: scores into `session_scores` (upsert: a re-score replaces), then alerts
