@@ -14,10 +14,11 @@ import pytest
 from psycopg_pool import AsyncConnectionPool
 
 from pecus.ai.alerts import AlertCandidate, write_alerts
-from pecus.ai.live import Batch, score_batch, score_ingested
+from pecus.ai.live import score_batch, score_ingested
 from pecus.ai.model import packaged_model
 from pecus.ai.registry import LiveModel
 from pecus.ai.simulate import FarmSimulation
+from pecus.cloud.ingest import IngestedBatch as Batch
 from pecus.cloud.tenancy import make_pool, service_transaction, user_transaction
 from tests.ai.farm_data import insert_sessions, new_farm, recent_farm
 from tests.support.seed import add_member, create_user

@@ -10,11 +10,13 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from typer.testing import CliRunner, Result
 
 from pecus.ai.model import packaged_model
 from pecus.ai.scoring import InputError, read_sessions, score_frame
 from pecus.ai.simulate import FarmParams, simulate_farm
 from pecus.ai.simulate.files import sessions_csv_frame
+from pecus.cli import app
 
 START = datetime(2025, 6, 1, tzinfo=UTC)
 
@@ -26,22 +28,16 @@ def sessions() -> pd.DataFrame:
 
 
 def run_score(source: Path, target: Path) -> subprocess.CompletedProcess[str]:
+    """The command as an operator runs it (a new process)."""
+    command = ["model", "score", "--input", str(source), "--output", str(target)]
     return subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pecus.cli",
-            "model",
-            "score",
-            "--input",
-            str(source),
-            "--output",
-            str(target),
-        ],
-        capture_output=True,
-        text=True,
-        check=False,
+        [sys.executable, "-m", "pecus.cli", *command], capture_output=True, text=True, check=False
     )
+
+
+def invoke_score(source: Path, target: Path) -> Result:
+    """The same command in this process (faster)."""
+    return CliRunner().invoke(app, ["model", "score", "--input", str(source), "--output", str(target)])
 
 
 def test_scores_every_row_in_input_order(sessions: pd.DataFrame, tmp_path: Path) -> None:
@@ -86,9 +82,9 @@ def test_missing_required_column_is_named_and_nothing_is_written(
 ) -> None:
     source, target = tmp_path / "in.csv", tmp_path / "out.csv"
     sessions.drop(columns=["yield_kg"]).to_csv(source, index=False)
-    result = run_score(source, target)
-    assert result.returncode == 2
-    assert "line 1 (header): missing required column(s): yield_kg" in result.stdout.replace("\n", "")
+    result = invoke_score(source, target)
+    assert result.exit_code == 2
+    assert "line 1 (header): missing required column(s): yield_kg" in result.output.replace("\n", "")
     assert not target.exists()
 
 
@@ -135,9 +131,9 @@ def test_bad_values_name_line_column_and_reason(
 def test_a_bad_line_through_the_command(sessions: pd.DataFrame, tmp_path: Path) -> None:
     source, target = tmp_path / "in.csv", tmp_path / "out.csv"
     _write(sessions, source, 10, "conductivity_avg", "5,3")
-    result = run_score(source, target)
-    assert result.returncode == 2
-    assert "line 12, column 'conductivity_avg': '5,3' is not a number" in result.stdout.replace("\n", "")
+    result = invoke_score(source, target)
+    assert result.exit_code == 2
+    assert "line 12, column 'conductivity_avg': '5,3' is not a number" in result.output.replace("\n", "")
     assert not target.exists()
 
 

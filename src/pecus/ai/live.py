@@ -25,7 +25,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -37,34 +37,12 @@ from pecus.ai.features import FEATURE_INPUTS, HISTORY_NEEDED_H, compute_features
 from pecus.ai.model import MastitisModel
 from pecus.ai.reasons import explain
 from pecus.ai.registry import LiveModel, live_model
+from pecus.cloud.ingest import IngestedBatch
 from pecus.cloud.tenancy import service_transaction
 
 log = logging.getLogger(__name__)
 
 ALERT_MAX_AGE = timedelta(hours=72)
-
-
-class IngestedBatch(Protocol):
-    """What the ingest hands over after its commit (`pecus.cloud.ingest`)."""
-
-    @property
-    def tenant_id(self) -> uuid.UUID: ...
-    @property
-    def source_id(self) -> int: ...
-    @property
-    def transaction_ids(self) -> Sequence[int]: ...
-    @property
-    def animal_ids(self) -> Sequence[str]: ...
-
-
-@dataclass(frozen=True)
-class Batch:
-    """An `IngestedBatch` for callers outside the API (risk scan, tests, benchmarks)."""
-
-    tenant_id: uuid.UUID
-    source_id: int
-    transaction_ids: Sequence[int]
-    animal_ids: Sequence[str] = ()
 
 
 @dataclass

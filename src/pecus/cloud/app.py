@@ -20,6 +20,7 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.responses import ORJSONResponse
 
 import pecus
+from pecus.ai.live import score_ingested
 from pecus.cloud.agent_keys import KeyChecker
 from pecus.cloud.api_settings import ApiSettings
 from pecus.cloud.database import database_url as default_database_url
@@ -60,7 +61,8 @@ def create_app(database_url: str | None = None, settings: ApiSettings | None = N
     app.state.settings = settings
     app.state.key_checker = KeyChecker()
     app.state.hook_runner = HookRunner()
-    hooks: list[IngestHook] = []
+    # Live mastitis scoring of every batch's new milkings (pecus.ai.live).
+    hooks: list[IngestHook] = [score_ingested]
     app.state.ingest_hooks = hooks
     app.state.migration_versions = [m.version for m in load_migrations()]
     install_error_handlers(app)
