@@ -209,3 +209,12 @@ def test_every_feature_is_computed() -> None:
     assert (share_present[share_present.index != "log_cells"] > 0.5).all(), share_present[
         share_present <= 0.5
     ]
+
+
+def test_features_of_some_rows_equal_those_computed_for_all() -> None:
+    sim = simulate_farm(10, 15, seed=7, start=START)
+    sessions = sim.sessions.sample(frac=1.0, random_state=2)
+    targets = (sessions["transaction_id"] % 3 == 0).to_numpy()
+    some = compute_features(sessions, targets)
+    assert list(some.index) == list(sessions.index[targets])
+    pd.testing.assert_frame_equal(some, compute_features(sessions)[targets])

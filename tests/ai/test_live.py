@@ -9,12 +9,13 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import numpy as np
 import psycopg
 import pytest
 from psycopg_pool import AsyncConnectionPool
 
 from pecus.ai.alerts import AlertCandidate, write_alerts
-from pecus.ai.live import score_batch, score_ingested
+from pecus.ai.live import pg_array, score_batch, score_ingested
 from pecus.ai.model import packaged_model
 from pecus.ai.registry import LiveModel
 from pecus.ai.simulate import FarmSimulation
@@ -188,7 +189,7 @@ async def test_the_hook_survives_a_database_that_is_gone(
 # --- the episode rule, on write_alerts directly ------------------------------------------------
 def _candidate(animal: str, risk: float, at: datetime, tx: int = 1) -> AlertCandidate:
     reasons = [{"signal": "conductivity", "text": f"risk {risk}", "value": risk}]
-    return AlertCandidate(animal, 1, tx, "1", risk, at, at, reasons)
+    return AlertCandidate(animal, 1, tx, risk, at, at, reasons)
 
 
 async def _write(pool: AsyncConnectionPool, farm: uuid.UUID, *candidates: AlertCandidate) -> list[Any]:
@@ -236,3 +237,12 @@ async def test_a_false_positive_holds_for_its_episode_unless_critical(
         conn.execute("UPDATE alerts SET status = 'resolved' WHERE tenant_id = %s", [farm])
     [fresh] = await _write(pool, farm, _candidate("8", 0.2, t0 + timedelta(hours=30)))
     assert fresh.change == "created"
+
+
+def test_array_literals_round_trip_through_postgres(db_url: str) -> None:
+    texts = ["plain", 'with "quotes"', "back\\slash", "comma, here", "{braces}", "Kuh 12 ü", "NULL", " "]
+    with psycopg.connect(db_url) as conn:
+        assert conn.execute("SELECT %s::text[]", [pg_array(texts)]).fetchone() == (texts,)
+        assert conn.execute("SELECT %s::bigint[]", [pg_array([1, 2**40])]).fetchone() == ([1, 2**40],)
+        row = conn.execute("SELECT %s::float8[]", [pg_array(np.array([0.1, float("nan"), 1e-9]))]).fetchone()
+    assert row is not None and row[0] == [0.1, None, 1e-9]

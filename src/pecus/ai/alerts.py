@@ -31,6 +31,11 @@ EPISODE = timedelta(hours=72)
 _LOCK_NAMESPACE = 0x70656375
 # alerts.risk_score is a real (float4): a re-scored milking reads back a hair lower, not a rise.
 _RISK_EPSILON = 1e-6
+# The robot that milked: read from the stored milking (tenant_id, source_id, transaction_id).
+_UNIT = (
+    "(SELECT unit FROM public.milking_sessions"
+    " WHERE tenant_id = %s AND source_id = %s AND transaction_id = %s)"
+)
 
 
 @dataclass(frozen=True)
@@ -40,7 +45,6 @@ class AlertCandidate:
     animal_id: str
     source_id: int
     transaction_id: int
-    unit: str
     risk: float
     observed_at: datetime  # start of that milking
     last_observed_at: datetime  # start of the cow's newest alerting milking in the batch
@@ -117,8 +121,9 @@ async def _create(
     cursor = await conn.execute(
         "INSERT INTO public.alerts (tenant_id, kind, animal_id, unit, source_id, transaction_id, risk_score,"
         " level, model_version, reasons, last_observed_at)"
-        " VALUES (%s, 'mastitis', %s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING alert_id",
-        [tenant_id, c.animal_id, c.unit, c.source_id, c.transaction_id, c.risk, level, model_version,
+        f" VALUES (%s, 'mastitis', %s, {_UNIT}, %s, %s, %s, %s, %s, %s, %s) RETURNING alert_id",
+        [tenant_id, c.animal_id, tenant_id, c.source_id, c.transaction_id, c.source_id, c.transaction_id,
+         c.risk, level, model_version,
          Jsonb(c.reasons), c.last_observed_at],
     )  # fmt: skip
     row = await cursor.fetchone()
@@ -137,13 +142,12 @@ async def _update(
     level: Literal["warning", "critical"] = "critical" if critical or old.level == "critical" else "warning"
     if c.risk > old.risk + _RISK_EPSILON:
         await conn.execute(
-            "UPDATE public.alerts SET risk_score = %s, level = %s, unit = %s, source_id = %s,"
-            " transaction_id = %s,"
-            " reasons = %s, model_version = %s, updated_at = now(),"
+            f"UPDATE public.alerts SET risk_score = %s, level = %s, unit = {_UNIT}, source_id = %s,"
+            " transaction_id = %s, reasons = %s, model_version = %s, updated_at = now(),"
             " last_observed_at = greatest(last_observed_at, %s)"
             " WHERE tenant_id = %s AND alert_id = %s",
-            [c.risk, level, c.unit, c.source_id, c.transaction_id, Jsonb(c.reasons), model_version,
-             c.last_observed_at, tenant_id, old.alert_id],
+            [c.risk, level, tenant_id, c.source_id, c.transaction_id, c.source_id, c.transaction_id,
+             Jsonb(c.reasons), model_version, c.last_observed_at, tenant_id, old.alert_id],
         )  # fmt: skip
         became_critical = level == "critical" and old.level != "critical"
         return AlertChange(old.alert_id, c.animal_id, "escalated", level, c.risk, became_critical)

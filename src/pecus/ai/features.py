@@ -106,14 +106,16 @@ def _floats(frame: pd.DataFrame, name: str) -> np.ndarray:
 
 
 class _Windows:
-    """Means and counts over each row's earlier rows of the same cow, by cumulative sums."""
+    """Means and sums over the earlier rows of the same cow, by cumulative sums over all rows
+    (sorted by cow and time), evaluated at the rows asked for (`at`) only."""
 
-    def __init__(self, group: np.ndarray, seconds: np.ndarray) -> None:
+    def __init__(self, group: np.ndarray, seconds: np.ndarray, at: np.ndarray) -> None:
         key = group.astype(np.int64) * 10**11 + (seconds - seconds.min())
-        self.rows = np.arange(len(key))
-        self.base_lo = np.searchsorted(key, key - HISTORY_DAYS * DAY_S, "left")
-        self.base_hi = np.searchsorted(key, key - DAY_S, "left")
-        self.now = np.searchsorted(key, key, "left")  # earlier rows only (same instant excluded)
+        mine = key[at]
+        self.at = at
+        self.base_lo = np.searchsorted(key, mine - HISTORY_DAYS * DAY_S, "left")
+        self.base_hi = np.searchsorted(key, mine - DAY_S, "left")
+        self.now = np.searchsorted(key, mine, "left")  # earlier rows only (same instant excluded)
 
     @staticmethod
     def _sums(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -139,7 +141,7 @@ class _Windows:
         return self.mean(x, self.base_hi, self.now)
 
     def recent_with_now(self, x: np.ndarray) -> np.ndarray:
-        return self.mean(x, self.base_hi, self.rows + 1)
+        return self.mean(x, self.base_hi, self.at + 1)
 
 
 def _rel(value: np.ndarray, base: np.ndarray) -> np.ndarray:
@@ -160,28 +162,31 @@ def _nanargmax(matrix: np.ndarray) -> np.ndarray:
     return np.where(np.isfinite(filled).any(axis=1), arg, -1)
 
 
-def compute_features(sessions: pd.DataFrame) -> pd.DataFrame:
-    """FEATURES (model inputs) and CONTEXT (for reasons) for every row of `sessions`, in the
-    input's order and index. Requires `animal_id` and `started_at`; everything else may be
+def compute_features(sessions: pd.DataFrame, targets: np.ndarray | None = None) -> pd.DataFrame:
+    """FEATURES (model inputs) and CONTEXT (for reasons) for the rows of `sessions` selected by
+    the boolean mask `targets` (default: every row), in the input's order and index; the other
+    rows serve as history only. Requires `animal_id` and `started_at`; everything else may be
     missing."""
-    n = len(sessions)
-    if n == 0:
-        return pd.DataFrame(columns=[*FEATURES, *CONTEXT], index=sessions.index, dtype=float)
+    columns = [*FEATURES, *CONTEXT]
+    selected = np.ones(len(sessions), bool) if targets is None else np.asarray(targets, bool)
+    if not selected.any():
+        return pd.DataFrame(columns=columns, index=sessions.index[:0], dtype=float)
     group = pd.factorize(sessions["animal_id"].astype(str))[0]
     seconds = _seconds(sessions["started_at"])
     order = np.lexsort((seconds, group))
     frame = sessions.iloc[order]
     g, ts = group[order], seconds[order]
-    w = _Windows(g, ts)
+    at = np.flatnonzero(selected[order])  # target rows, in sorted positions
+    w = _Windows(g, ts, at)
+    n = len(at)
 
     def col(name: str) -> np.ndarray:
         return _floats(frame, name)
 
-    # Interval since the same cow's previous milking.
+    # Per-row values over every row (history included): the windows average them.
     same = np.r_[False, g[1:] == g[:-1]]
     interval = np.where(same, (ts - np.r_[ts[0], ts[:-1]]) / 3600.0, np.nan)
     interval[interval > MAX_INTERVAL_H] = np.nan
-
     ec = np.column_stack([col(f"conductivity_{q}") for q in QUARTERS])
     qy = np.column_stack([col(f"yield_{q}") for q in QUARTERS])
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -192,17 +197,35 @@ def compute_features(sessions: pd.DataFrame) -> pd.DataFrame:
     low2 = np.where((~np.isnan(ec)).sum(axis=1) >= 3, ordered[:, :2].mean(axis=1), np.nan)
     with np.errstate(invalid="ignore", divide="ignore"):
         iqr = ec / low2[:, None]
+    total = col("yield_kg")
+    expected = col("expected_yield_kg")
+    with np.errstate(invalid="ignore", divide="ignore"):
+        rate = total / interval
+        vs_expected = np.where(expected > 0, total / expected - 1, np.nan)
+    blood = col("blood_max")
+    blood = np.where(np.isnan(blood), col("blood_avg"), blood)
+    cells = col("cell_count")
+    with np.errstate(divide="ignore", invalid="ignore"):
+        log_cells = np.log(np.maximum(cells, 1.0))
+    mdi, incomplete, kickoff = col("mdi"), col("incomplete"), col("kickoff")
+    flow, peak, duration = col("flow_avg"), col("flow_peak"), col("duration_s")
+    ec_avg, ec_max = col("conductivity_avg"), col("conductivity_max")
 
-    ec_base = np.column_stack([w.base(ec[:, i]) for i in range(4)])
-    ec_rel = _rel(ec, ec_base)
-    ec_recent_rel = _rel(np.column_stack([w.recent(ec[:, i]) for i in range(4)]), ec_base)
-    iqr_dev = iqr - np.column_stack([w.base(iqr[:, i]) for i in range(4)])
-    qrate_rel = _rel(qrate, np.column_stack([w.base(qrate[:, i]) for i in range(4)]))
-    share_dev = share - np.column_stack([w.base(share[:, i]) for i in range(4)])
+    # From here on, the target rows only.
+    def quarters(fn: Any, m: np.ndarray) -> np.ndarray:
+        return np.column_stack([fn(m[:, i]) for i in range(4)])
+
+    ec_base = quarters(w.base, ec)
+    ec_t, iqr_t = ec[at], iqr[at]
+    ec_rel = _rel(ec_t, ec_base)
+    ec_recent_rel = _rel(quarters(w.recent, ec), ec_base)
+    iqr_dev = iqr_t - quarters(w.base, iqr)
+    qrate_rel = _rel(qrate[at], quarters(w.base, qrate))
+    share_dev = share[at] - quarters(w.base, share)
 
     worst = _nanargmax(ec_rel)
     worst = np.where(worst >= 0, worst, _nanargmax(iqr_dev))
-    worst = np.where(worst >= 0, worst, _nanargmax(iqr))
+    worst = np.where(worst >= 0, worst, _nanargmax(iqr_t))
     ranked = np.sort(np.where(np.isnan(ec_rel), -np.inf, ec_rel), axis=1)
     second = np.where(np.isfinite(ranked[:, 2]), ranked[:, 2], np.nan)
     others = ec_rel.copy()
@@ -210,25 +233,13 @@ def compute_features(sessions: pd.DataFrame) -> pd.DataFrame:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN rows stay NaN
         others_mean = np.where(worst >= 0, np.nanmean(others, axis=1), np.nan)
-        iqr_max = np.nanmax(np.where(np.isnan(iqr), -np.inf, iqr), axis=1)
+        iqr_max = np.nanmax(np.where(np.isnan(iqr_t), -np.inf, iqr_t), axis=1)
         iqr_dev_max = np.nanmax(np.where(np.isnan(iqr_dev), -np.inf, iqr_dev), axis=1)
         qrate_min = np.nanmin(np.where(np.isnan(qrate_rel), np.inf, qrate_rel), axis=1)
     iqr_max[~np.isfinite(iqr_max)] = np.nan
     iqr_dev_max[~np.isfinite(iqr_dev_max)] = np.nan
     qrate_min[~np.isfinite(qrate_min)] = np.nan
     ec_rel_worst = _pick(ec_rel, worst)
-
-    total = col("yield_kg")
-    with np.errstate(invalid="ignore", divide="ignore"):
-        rate = total / interval
-        vs_expected = np.where(col("expected_yield_kg") > 0, total / col("expected_yield_kg") - 1, np.nan)
-    blood = col("blood_max")
-    blood = np.where(np.isnan(blood), col("blood_avg"), blood)
-    cells = col("cell_count")
-    with np.errstate(divide="ignore", invalid="ignore"):
-        log_cells = np.log(np.maximum(cells, 1.0))
-    mdi = col("mdi")
-    incomplete, kickoff = col("incomplete"), col("kickoff")
     base_log_cells = w.base(log_cells)
     recent_log_cells = w.recent_with_now(log_cells)
     interval_base = w.base(interval)
@@ -239,46 +250,45 @@ def compute_features(sessions: pd.DataFrame) -> pd.DataFrame:
         "ec_rel_others": others_mean,
         "ec_rel_spread": ec_rel_worst - others_mean,
         "ec_recent_rel_worst": _pick(ec_recent_rel, worst),
-        "ec_worst": _pick(ec, worst),
-        "iqr_worst": _pick(iqr, worst),
+        "ec_worst": _pick(ec_t, worst),
+        "iqr_worst": _pick(iqr_t, worst),
         "iqr_max": iqr_max,
         "iqr_dev_worst": _pick(iqr_dev, worst),
         "iqr_dev_max": iqr_dev_max,
         "yield_rate_rel_worst": _pick(qrate_rel, worst),
         "yield_rate_rel_min": qrate_min,
         "share_dev_worst": _pick(share_dev, worst),
-        "yield_rate_rel": _rel(rate, w.base(rate)),
-        "yield_vs_expected": vs_expected,
+        "yield_rate_rel": _rel(rate[at], w.base(rate)),
+        "yield_vs_expected": vs_expected[at],
         "yield_vs_expected_recent": w.recent(vs_expected),
-        "flow_rel": _rel(col("flow_avg"), w.base(col("flow_avg"))),
-        "flow_peak_rel": _rel(col("flow_peak"), w.base(col("flow_peak"))),
-        "duration_rel": _rel(col("duration_s"), w.base(col("duration_s"))),
-        "ec_avg_rel": _rel(col("conductivity_avg"), w.base(col("conductivity_avg"))),
-        "ec_max_rel": _rel(col("conductivity_max"), w.base(col("conductivity_max"))),
-        "interval_h": interval,
-        "interval_rel": _rel(interval, interval_base),
-        "blood": blood,
+        "flow_rel": _rel(flow[at], w.base(flow)),
+        "flow_peak_rel": _rel(peak[at], w.base(peak)),
+        "duration_rel": _rel(duration[at], w.base(duration)),
+        "ec_avg_rel": _rel(ec_avg[at], w.base(ec_avg)),
+        "ec_max_rel": _rel(ec_max[at], w.base(ec_max)),
+        "interval_h": interval[at],
+        "interval_rel": _rel(interval[at], interval_base),
+        "blood": blood[at],
         "blood_recent": w.recent(blood),
         "blood_base": w.base(blood),
-        "log_cells": log_cells,
+        "log_cells": log_cells[at],
         "log_cells_recent": recent_log_cells,
         "log_cells_rise": recent_log_cells - base_log_cells,
-        "mdi": mdi,
+        "mdi": mdi[at],
         "mdi_recent": w.recent(mdi),
         "mdi_base": w.base(mdi),
-        "incomplete": incomplete,
-        "kickoff": kickoff,
-        "incomplete_recent": w.total(incomplete, w.base_hi, w.rows + 1),
-        "kickoff_recent": w.total(kickoff, w.base_hi, w.rows + 1),
-        "days_in_milk": col("days_in_milk"),
-        "lactation_number": col("lactation_number"),
+        "incomplete": incomplete[at],
+        "kickoff": kickoff[at],
+        "incomplete_recent": w.total(incomplete, w.base_hi, at + 1),
+        "kickoff_recent": w.total(kickoff, w.base_hi, at + 1),
+        "days_in_milk": col("days_in_milk")[at],
+        "lactation_number": col("lactation_number")[at],
         "history_sessions": (w.base_hi - w.base_lo).astype(float),
         "worst_quarter": worst.astype(float),
-        "cell_count": cells,
+        "cell_count": cells[at],
         "cell_count_base": np.exp(base_log_cells),
         "interval_base_h": interval_base,
     }
-    out = np.empty((n, len(values)))
-    for i, v in enumerate(values.values()):
-        out[order, i] = v  # back to the input's order
-    return pd.DataFrame(out, columns=list(values), index=sessions.index)
+    out = np.column_stack(list(values.values()))
+    back = np.argsort(order[at], kind="stable")  # target rows back to the input's order
+    return pd.DataFrame(out[back], columns=list(values), index=sessions.index[np.sort(order[at])])

@@ -78,7 +78,6 @@ def load_feedback(conn: psycopg.Connection[Any]) -> LabelledSet:
     # Cows are per farm: the history key is farm + cow number.
     sessions["animal_id"] = sessions["tenant_id"].astype(str) + "/" + sessions["animal_id"]
     sessions["started_at"] = pd.to_datetime(sessions["started_at"], utc=True)
-    features = compute_features(sessions)[[*FEATURES, *CONTEXT]].reset_index(drop=True)
     seconds = sessions["started_at"].dt.tz_localize(None).to_numpy(dtype="datetime64[s]").astype(np.int64)
     animal = sessions["animal_id"].to_numpy(str)
 
@@ -97,9 +96,10 @@ def load_feedback(conn: psycopg.Connection[Any]) -> LabelledSet:
             near = mine & (np.abs(delta) <= 24) & (case == -2)
             case[near] = -1
     keep = case != -2
+    features = compute_features(sessions, keep)[[*FEATURES, *CONTEXT]].reset_index(drop=True)
     tenants = found["tenant_id"].astype(str).nunique()
     out = LabelledSet(
-        features=features[keep].reset_index(drop=True),
+        features=features,
         farm=np.full(int(keep.sum()), -1),
         animal=animal[keep],
         seconds=seconds[keep],

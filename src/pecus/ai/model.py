@@ -14,6 +14,7 @@ trained on a farm's feedback are approved in the database (`pecus model approve`
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import io
 import json
@@ -26,11 +27,21 @@ from typing import Any
 import joblib
 import numpy as np
 import pandas as pd
+from threadpoolctl import ThreadpoolController
 
 from pecus.ai.features import FEATURES
 
 MODEL_FILE = "model.joblib"
 MANIFEST_FILE = "manifest.json"
+
+
+@functools.cache
+def _controller() -> ThreadpoolController:
+    return ThreadpoolController()
+
+
+def _one_thread() -> Any:
+    return _controller().limit(limits=1, user_api="openmp")
 
 
 class ModelIntegrityError(Exception):
@@ -58,10 +69,14 @@ class MastitisModel:
     manifest: dict[str, Any] = field(default_factory=dict)
 
     def risk(self, features: pd.DataFrame) -> np.ndarray:
+        """Risk per row. Runs on one OpenMP thread: scoring happens in the API's worker threads,
+        several batches at once, and OpenMP threads fighting over the cores made one batch
+        5-30x slower on a busy 2-core machine (bench/inference.py)."""
         if len(features) == 0:
             return np.empty(0)
         matrix = features[list(self.features)].to_numpy(dtype=float)
-        return np.asarray(self.estimator.predict_proba(matrix)[:, 1], dtype=float)
+        with _one_thread():
+            return np.asarray(self.estimator.predict_proba(matrix)[:, 1], dtype=float)
 
     def to_bytes(self) -> bytes:
         buffer = io.BytesIO()
