@@ -100,6 +100,10 @@ def test_the_shipped_model_loads_and_meets_the_targets_on_unseen_farms() -> None
     assert m["sensitivity"] - rule["sensitivity"] >= 0.15
     assert m["median_warning_h"] >= 24
     assert (dirs[-1] / MODEL_FILE).stat().st_size < 2_000_000
+    card = Path(__file__).resolve().parents[2] / "docs" / "model-card.md"
+    assert f"Model **{model.version}**" in card.read_text(), (
+        "regenerate docs/model-card.md for the shipped model"
+    )
 
 
 # --- metrics on a hand-made farm ------------------------------------------------------------

@@ -18,8 +18,8 @@ _HEADER = (
 )
 
 
-def _pct(value: float | None) -> str:
-    return "–" if value is None or np.isnan(value) else f"{100 * value:.1f} %"
+def _pct(value: float | None, decimals: int = 1) -> str:
+    return "–" if value is None or np.isnan(value) else f"{100 * value:.{decimals}f} %"
 
 
 def _hours(value: float | None) -> str:
@@ -30,7 +30,7 @@ def _row(name: str, m: Metrics) -> str:
     cells = [
         name,
         f"{_pct(m.sensitivity)} ({m.detected}/{m.cases})",
-        _pct(m.specificity),
+        _pct(m.specificity, 2),
         f"{m.false_alerts_per_1000:.2f}",
         f"{m.false_alert_milkings_per_1000:.2f}",
         _hours(m.median_warning_h),
@@ -85,6 +85,9 @@ def render(model: MastitisModel, evaluation: Evaluation, plot_name: str = PLOT_N
     training = manifest.get("training", {})
     severity = ", ".join(f"{k} {_pct(v)}" for k, v in e.by_severity.items())
     gain = 100 * (m.sensitivity - e.rule_same_specificity.sensitivity)
+    farms = "\n".join(f"  - {d}" for d in e.test.description)
+    false_episodes = m.false_alerts_per_1000 * m.healthy_milkings / 1000
+    useful = m.detected / (m.detected + false_episodes) if m.detected + false_episodes else float("nan")
     return f"""# Model card: mastitis risk per milking
 
 Model **{model.version}** (`src/pecus/ai/models/{model.version}/`), written by
@@ -119,7 +122,8 @@ scikit-learn `HistGradientBoostingClassifier` ({plan.max_iter} iterations), sigm
   (set for {100 * (ALERT_SPECIFICITY + CALIBRATION_MARGIN):.1f} % there, so unseen farms keep ≥ 99 %).
 - Test farms: {_farms(plan.test)}, parameters drawn more widely
   (sensor noise, incidence, flare-ups, chronic quarters, heat waves, drift, kick-offs, OCC/MDi/blood
-  sensors present or not): {"; ".join(e.test.description)}.
+  sensors present or not):
+{farms}
 
 Labels: a milking in the 48 h before diagnosis (diagnosis milking included) is positive; a
 milking with no case of its cow from 7 days before to 14 days after is healthy; the rest (the
@@ -134,6 +138,9 @@ evaluation (as Kamphuis et al. 2010 exclude them).
 {_row("rule baseline at the robots' default alarms (IQR 1.2, MDi 1.4)", e.rule_default)}
 
 - Model minus rule at the same specificity: **{gain:+.1f} points** of sensitivity.
+- Of the model's alert episodes, about **{_pct(useful, 0)}** are a clinical case within 48 h
+  ({m.detected} cases found, ~{false_episodes:.0f} false alerts on {m.healthy_milkings:,} healthy milkings):
+  with ~0.3 cases per cow-year, even 99 % specificity means most alerts need a look, not a treatment.
 - Model sensitivity by severity: {severity}.
 - "False alerts" merge alerting milkings of a healthy cow into one per 72 h episode, as the live
   path raises them; the next column counts every alerting healthy milking.
