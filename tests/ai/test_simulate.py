@@ -117,13 +117,16 @@ def test_emerging_cases_are_diagnosed_just_after_the_history_and_rise_before() -
 def postgres_url() -> Iterator[str]:
     with fresh_database("pecus_delpro") as conninfo:
         parts = psycopg.conninfo.conninfo_to_dict(conninfo)
+        host, port = str(parts.get("host") or "127.0.0.1"), str(parts.get("port") or 5432)
+        socket = host.startswith("/")  # the embedded server listens on a Unix socket
         url = sa.engine.URL.create(
             "postgresql+psycopg",
             username=str(parts.get("user") or "postgres"),
             password=str(parts["password"]) if parts.get("password") else None,
-            host=str(parts.get("host") or "127.0.0.1"),
-            port=int(str(parts.get("port") or 5432)),
+            host=None if socket else host,
+            port=None if socket else int(port),
             database=str(parts["dbname"]),
+            query={"host": host, "port": port} if socket else {},
         )
         yield url.render_as_string(hide_password=False)
 
