@@ -88,15 +88,13 @@ class LiveModel:
         self._packaged: MastitisModel | None = None
         self._checked = -float("inf")
         self._refused: set[str] = set()
-        self._lock = asyncio.Lock()
 
     async def get(self, pool: AsyncConnectionPool) -> MastitisModel:
-        if self._model is not None and time.monotonic() - self._checked < self.refresh_s:
-            return self._model
-        async with self._lock:
-            if self._model is None or time.monotonic() - self._checked >= self.refresh_s:
-                self._model = await self._choose(pool)
-                self._checked = time.monotonic()
+        # No lock: two batches refreshing at once both get a good answer (and an asyncio.Lock
+        # would tie this process-wide object to one event loop).
+        if self._model is None or time.monotonic() - self._checked >= self.refresh_s:
+            self._model = await self._choose(pool)
+            self._checked = time.monotonic()
         return self._model
 
     async def _choose(self, pool: AsyncConnectionPool) -> MastitisModel:

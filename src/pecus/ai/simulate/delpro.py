@@ -11,7 +11,6 @@ reads it).
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -147,25 +146,47 @@ def _column(values: pd.Series | np.ndarray) -> list[Any]:
     return list(series.astype(object).where(series.notna(), None))
 
 
-def _records(columns: dict[str, pd.Series | np.ndarray]) -> list[dict[str, Any]]:
+Columns = dict[str, "pd.Series[Any] | np.ndarray"]
+
+
+def _sqlite_times(times: pd.Series[Any]) -> list[Any]:
+    """SQLAlchemy's SQLite DATETIME text ('2025-01-01 05:12:00.000000'), built in one numpy call."""
+    naive = times.to_numpy(dtype="datetime64[us]")
+    text = np.char.replace(np.datetime_as_string(naive, unit="us"), "T", " ").astype(object)
+    text[np.isnat(naive)] = None
+    return list(text.tolist())
+
+
+def _insert(conn: Connection, table: Table, columns: Columns) -> None:
+    """Bulk insert, column-wise. SQLAlchemy's per-row parameter handling cost 2/3 of the time of
+    writing a year of milkings, so the statement is compiled once for the dialect and the rows
+    go to the driver's executemany as plain tuples (or dicts for named paramstyles), with the
+    column types' bind processors (e.g. datetimes as text on SQLite) applied column-wise."""
     names = list(columns)
-    values = [_column(v) for v in columns.values()]
-    return [dict(zip(names, row, strict=True)) for row in zip(*values, strict=True)]
-
-
-def _insert(conn: Connection, table: Table, rows: Sequence[dict[str, Any]]) -> None:
-    for chunk in _chunks(rows):
-        conn.execute(table.insert(), chunk)
-
-
-def _chunks(rows: Sequence[dict[str, Any]]) -> Iterator[Sequence[dict[str, Any]]]:
+    if not names or len(next(iter(columns.values()))) == 0:
+        return
+    dialect = conn.dialect
+    compiled = table.insert().compile(dialect=dialect, column_keys=names)
+    values: dict[str, list[Any]] = {}
+    for name in names:
+        raw = pd.Series(columns[name])
+        if dialect.name == "sqlite" and pd.api.types.is_datetime64_any_dtype(raw):
+            values[name] = _sqlite_times(raw)
+            continue
+        column = _column(raw)
+        process = table.c[name].type.dialect_impl(dialect).bind_processor(dialect)
+        values[name] = [None if v is None else process(v) for v in column] if process else column
+    if dialect.positional:
+        rows: list[Any] = list(zip(*(values[key] for key in compiled.positiontup or names), strict=True))
+    else:
+        rows = [dict(zip(names, row, strict=True)) for row in zip(*values.values(), strict=True)]
     for i in range(0, len(rows), _CHUNK):
-        yield rows[i : i + _CHUNK]
+        conn.exec_driver_sql(str(compiled), rows[i : i + _CHUNK])
 
 
-def _animal_rows(sim: FarmSimulation) -> list[dict[str, Any]]:
+def _animal_rows(sim: FarmSimulation) -> Columns:
     a = sim.animals
-    return _records({"OID": a["OID"], "Number": a["Number"], "Name": a["Name"], "BirthDate": a["BirthDate"]})
+    return {"OID": a["OID"], "Number": a["Number"], "Name": a["Name"], "BirthDate": a["BirthDate"]}
 
 
 def _sync_lactations(conn: Connection, sim: FarmSimulation, cutoff: pd.Timestamp) -> None:
@@ -178,15 +199,13 @@ def _sync_lactations(conn: Connection, sim: FarmSimulation, cutoff: pd.Timestamp
     _insert(
         conn,
         lac,
-        _records(
-            {
-                "OID": new["OID"],
-                "Animal": new["Animal"],
-                "LactationNumber": new["LactationNumber"],
-                "StartDate": new["StartDate"],
-                "EndDate": new["EndDate"].where(ended[new.index]),
-            }
-        ),
+        {
+            "OID": new["OID"],
+            "Animal": new["Animal"],
+            "LactationNumber": new["LactationNumber"],
+            "StartDate": new["StartDate"],
+            "EndDate": new["EndDate"].where(ended[new.index]),
+        },
     )
     for row in frame[ended & frame["OID"].isin([k for k, v in existing.items() if v is None])].itertuples():
         conn.execute(
@@ -195,42 +214,38 @@ def _sync_lactations(conn: Connection, sim: FarmSimulation, cutoff: pd.Timestamp
 
 
 def _insert_sessions(conn: Connection, sim: FarmSimulation, start: int, stop: int, first_oid: int) -> None:
-    for lo in range(start, stop, _CHUNK):
-        hi = min(lo + _CHUNK, stop)
-        s, d = sim.sessions.iloc[lo:hi], sim.delpro.iloc[lo:hi]
-        oids = np.arange(first_oid + lo - start, first_oid + hi - start)
-        conn.execute(
-            delpro.SessionMilkYield.insert(),
-            _records(
-                {
-                    "OID": oids,
-                    "BasicAnimal": d["BasicAnimal"],
-                    "MilkingDevice": d["MilkingDevice"],
-                    "BeginTime": d["BeginTime"],
-                    "EndTime": d["EndTime"],
-                    "TotalYield": s["yield_kg"],
-                    "ExpectedYield": s["expected_yield_kg"],
-                    "AvgConductivity": s["conductivity_avg"],
-                    "MaxConductivity": s["conductivity_max"],
-                    "MilkFlowDuration": s["duration_s"],
-                }
-            ),
-        )
-        conn.execute(
-            delpro.VoluntarySessionMilkYield.insert(),
-            _records(
-                {
-                    "OID": oids,
-                    **{f"Conductivity{q.upper()}": s[f"conductivity_{q}"] for q in QUARTERS},
-                    **{f"Quarter{q.upper()}Yield": s[f"yield_{q}"] for q in QUARTERS},
-                    **{f"MeanFlow{q.upper()}": d[f"MeanFlow{q.upper()}"] for q in QUARTERS},
-                    **{f"PeakFlow{q.upper()}": d[f"PeakFlow{q.upper()}"] for q in QUARTERS},
-                    "AverageBlood": s["blood_avg"],
-                    "MaxBlood": s["blood_max"],
-                    "Occ": s["cell_count"],
-                    "Mdi": s["mdi"],
-                    "Incomplete": d["Incomplete"],
-                    "Kickoff": d["Kickoff"],
-                }
-            ),
-        )
+    s, d = sim.sessions.iloc[start:stop], sim.delpro.iloc[start:stop]
+    oids = np.arange(first_oid, first_oid + stop - start)
+    _insert(
+        conn,
+        delpro.SessionMilkYield,
+        {
+            "OID": oids,
+            "BasicAnimal": d["BasicAnimal"],
+            "MilkingDevice": d["MilkingDevice"],
+            "BeginTime": d["BeginTime"],
+            "EndTime": d["EndTime"],
+            "TotalYield": s["yield_kg"],
+            "ExpectedYield": s["expected_yield_kg"],
+            "AvgConductivity": s["conductivity_avg"],
+            "MaxConductivity": s["conductivity_max"],
+            "MilkFlowDuration": s["duration_s"],
+        },
+    )
+    _insert(
+        conn,
+        delpro.VoluntarySessionMilkYield,
+        {
+            "OID": oids,
+            **{f"Conductivity{q.upper()}": s[f"conductivity_{q}"] for q in QUARTERS},
+            **{f"Quarter{q.upper()}Yield": s[f"yield_{q}"] for q in QUARTERS},
+            **{f"MeanFlow{q.upper()}": d[f"MeanFlow{q.upper()}"] for q in QUARTERS},
+            **{f"PeakFlow{q.upper()}": d[f"PeakFlow{q.upper()}"] for q in QUARTERS},
+            "AverageBlood": s["blood_avg"],
+            "MaxBlood": s["blood_max"],
+            "Occ": s["cell_count"],
+            "Mdi": s["mdi"],
+            "Incomplete": d["Incomplete"],
+            "Kickoff": d["Kickoff"],
+        },
+    )
