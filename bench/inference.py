@@ -8,6 +8,9 @@ batch's cows, 7 days + the interval before), features, risk, scores upserted, al
 Baseline, measured in the same run: hydrating the same batches with one query per cow (the
 obvious way) instead of one query per batch. Figures are medians over the batches.
 
+Also measured: two farms' batches scored at once (the API serves many farms; one batch's
+database work overlaps the other's Python work).
+
 Wall-clock rates depend on what else runs on the machine (its load average is reported); the CPU
 seconds spent by this process and by the PostgreSQL backends of the benchmark database give a
 load-independent figure: sessions per CPU-second, what one dedicated core would score.
@@ -151,6 +154,29 @@ async def _measure(
     }
 
 
+async def _measure_concurrent(
+    url: str, farms: list[tuple[uuid.UUID, int]], batches: list[pd.DataFrame], now: datetime
+) -> float:
+    """Seconds to score every batch for every farm, the farms' batches at the same time."""
+    pool = make_pool(url, min_size=4, max_size=4)
+    await pool.open(wait=True)
+    models = LiveModel()
+    try:
+        await models.get(pool)
+        started = time.perf_counter()
+        for frame in batches:
+            ids = frame["transaction_id"].tolist()
+            await asyncio.gather(
+                *(
+                    score_batch(pool, IngestedBatch(farm, source, ids), models=models, now=now)
+                    for farm, source in farms
+                )
+            )
+        return time.perf_counter() - started
+    finally:
+        await pool.close()
+
+
 def run(argv: list[str]) -> dict[str, Any]:
     parser = argparse.ArgumentParser(prog="inference")
     parser.add_argument("--cows", type=int, default=1000)
@@ -174,6 +200,8 @@ def run(argv: list[str]) -> dict[str, Any]:
         batches = [scored.iloc[i : i + args.batch] for i in range(0, len(scored), args.batch)]
         figures = asyncio.run(_measure(url, name, farm, source, batches, now))
         per_cow = [_per_cow_hydration(url, farm, frame) for frame in batches]
+        farms = [_seed(url, sessions)[:2] for _ in range(2)]
+        concurrent_s = asyncio.run(_measure_concurrent(url, farms, batches, now))
     finally:
         drop_database(server, name)
 
@@ -187,6 +215,7 @@ def run(argv: list[str]) -> dict[str, Any]:
         "sessions_per_second": round(rate),
         "target_sessions_per_second": TARGET_PER_SECOND,
         "meets_target": rate >= TARGET_PER_SECOND,
+        "concurrent_two_farms_sessions_per_second": round(2 * sum(sizes) / concurrent_s),
         "median_batch_seconds": round(statistics.median(figures["totals"]), 4),
         "batch_size": args.batch,
         "batches": len(batches),
