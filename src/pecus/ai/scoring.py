@@ -18,7 +18,6 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import annotated_types
 import numpy as np
 import pandas as pd
 from pydantic import AwareDatetime
@@ -67,17 +66,17 @@ def _spec(name: str) -> _Spec:
     visit(field.annotation)
     lower = upper = None
     max_length = None
-    for m in metadata:
-        if isinstance(m, annotated_types.Ge):
-            lower = (float(m.ge), True)  # type: ignore[arg-type]
-        elif isinstance(m, annotated_types.Gt):
-            lower = (float(m.gt), False)  # type: ignore[arg-type]
-        elif isinstance(m, annotated_types.Le):
-            upper = (float(m.le), True)  # type: ignore[arg-type]
-        elif isinstance(m, annotated_types.Lt):
-            upper = (float(m.lt), False)  # type: ignore[arg-type]
-        elif isinstance(m, annotated_types.MaxLen):
-            max_length = m.max_length
+    for m in metadata:  # annotated_types constraints: Ge, Gt, Le, Lt, MaxLen
+        if getattr(m, "ge", None) is not None:
+            lower = (float(m.ge), True)
+        elif getattr(m, "gt", None) is not None:
+            lower = (float(m.gt), False)
+        elif getattr(m, "le", None) is not None:
+            upper = (float(m.le), True)
+        elif getattr(m, "lt", None) is not None:
+            upper = (float(m.lt), False)
+        elif getattr(m, "max_length", None) is not None:
+            max_length = int(m.max_length)
     return _Spec(kind, lower, upper, max_length)
 
 
