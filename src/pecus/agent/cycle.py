@@ -1,0 +1,254 @@
+"""One sync cycle: for each source, handshake, then read → upload until a read comes back empty.
+
+Where a source starts: `cloud watermark − late_commit_lookback`. Re-reading that window each
+cycle is what catches rows whose ids committed out of order (two robots writing at once); the
+cloud drops the copies it already has. The read of the next page overlaps the upload of the
+current one, and at most two pages are in memory whatever the backlog.
+
+A cycle never raises for an expected failure (cloud unreachable, key refused, source down,
+batch rejected): it logs, records the outcome and returns it. Cancellation (service stop,
+suspend) is recorded and re-raised.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import socket
+import uuid
+from collections.abc import AsyncGenerator, Callable
+from contextlib import aclosing
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+import httpx
+
+from pecus import __version__
+from pecus.agent.config import AgentConfig
+from pecus.agent.localtime import LocalTimeConverter
+from pecus.agent.source import Batch, SessionSource, SourceError
+from pecus.agent.state import AgentState, CycleRecord, Resync, SourceRecord, StateStore
+from pecus.agent.uploader import CloudClient, Rejected, RetryPolicy, Sleep, Unreachable, encode
+
+log = logging.getLogger(__name__)
+
+# progress(source, first id, last id read so far, highest local id)
+Progress = Callable[[str, int, int, int], None]
+
+
+class _Stop(Exception):
+    """The rest of the cycle cannot succeed (cloud unreachable, key refused)."""
+
+    def __init__(self, record: SourceRecord) -> None:
+        self.record = record
+
+
+@dataclass
+class Syncer:
+    """Runs cycles for one configuration. `sleep`, `jitter` and `transport` are for tests."""
+
+    config: AgentConfig
+    state: StateStore
+    sleep: Sleep = asyncio.sleep
+    jitter: Callable[[float, float], float] = random.uniform
+    transport: httpx.AsyncBaseTransport | None = None
+    progress: Progress | None = None
+    agent: dict[str, str] = field(
+        default_factory=lambda: {"version": __version__, "host": socket.gethostname()}
+    )
+
+    def cloud(self, attempts: int | None = None) -> CloudClient:
+        retry = RetryPolicy(attempts=attempts or self.config.retry_attempts, initial=self.config.retry_wait)
+        return CloudClient(
+            self.config.cloud_url,
+            self.config.key(),
+            self.config.farm_id,
+            timeout=self.config.request_timeout,
+            retry=retry,
+            sleep=self.sleep,
+            jitter=self.jitter,
+            transport=self.transport,
+        )
+
+    def source(self, name: str) -> SessionSource:
+        return SessionSource(self.config.source(name), LocalTimeConverter(self.config.zone))
+
+    async def cycle(self, reason: str = "manual", only: list[str] | None = None) -> CycleRecord:
+        record = CycleRecord(cycle_id=uuid.uuid4().hex[:12], reason=reason, started_at=datetime.now(UTC))
+        names = only or [s.name for s in self.config.sources]
+        log.info("sync cycle %s started (%s): %s", record.cycle_id, reason, ", ".join(names))
+        try:
+            async with self.cloud() as cloud:
+                for index, name in enumerate(names):
+                    try:
+                        record.sources.append(await self._sync_source(cloud, name, record.cycle_id))
+                    except _Stop as stop:
+                        record.sources.append(stop.record)
+                        record.sources += [
+                            SourceRecord(source=n, result="skipped", message=stop.record.message)
+                            for n in names[index + 1 :]
+                        ]
+                        break
+        except asyncio.CancelledError:
+            done = {s.source for s in record.sources}
+            record.sources += [SourceRecord(source=n, result="cancelled") for n in names if n not in done]
+            log.warning("sync cycle %s cancelled", record.cycle_id)
+            raise
+        finally:
+            record.finished_at = datetime.now(UTC)
+            self._record(record)
+        seconds = (record.finished_at - record.started_at).total_seconds()
+        results = ", ".join(f"{s.source} {s.result}" for s in record.sources)
+        (log.info if record.ok else log.error)(
+            "sync cycle %s finished in %.1f s: %s", record.cycle_id, seconds, results
+        )
+        return record
+
+    def _record(self, record: CycleRecord) -> None:
+        try:
+            self.state.record(record)
+        except OSError as exc:
+            log.error("could not write the state file %s: %s", self.state.path, exc)
+
+    async def _sync_source(self, cloud: CloudClient, name: str, cycle_id: str) -> SourceRecord:
+        source = self.source(name)
+        try:
+            return await self._sync(cloud, source, cycle_id)
+        except SourceError as exc:
+            log.error("%s; will try again next cycle", exc)
+            return SourceRecord(source=name, result="source_failed", message=str(exc))
+        except Unreachable as exc:
+            log.error(
+                "source %s: the cloud is unreachable: %s; the next cycle resumes from its watermark",
+                name,
+                exc,
+            )
+            raise _Stop(SourceRecord(source=name, result="cloud_unreachable", message=str(exc))) from None
+        except Rejected as exc:
+            if exc.key_problem:
+                log.error("source %s: %s; check farm_id and the API key", name, exc)
+                raise _Stop(SourceRecord(source=name, result="key_rejected", message=str(exc))) from None
+            log.error("source %s: %s", name, exc)
+            return SourceRecord(source=name, result="rejected", message=str(exc))
+        except Exception as exc:  # a bug must not stop the other sources or the service
+            log.exception("source %s: unexpected error", name)
+            return SourceRecord(source=name, result="error", message=f"{type(exc).__name__}: {exc}")
+        finally:
+            await asyncio.to_thread(source.close)
+
+    async def _sync(self, cloud: CloudClient, source: SessionSource, cycle_id: str) -> SourceRecord:
+        name = source.name
+        status = await cloud.sync_status(name)
+        watermark = status.watermark
+        local_max = await asyncio.to_thread(source.max_id)
+        marker = self.state.read().resync.get(name)
+        record = SourceRecord(source=name, result="up_to_date", watermark=watermark, local_max=local_max)
+
+        if marker is None and (local_max or 0) < watermark:
+            record.result = "restored"
+            record.message = (
+                f"the local database's highest id ({local_max or 'none: it is empty'}) is below the cloud's"
+                f" watermark ({watermark}): it was restored from a backup or replaced. Nothing was uploaded."
+                f" Check the database; to upload from an id anyway run"
+                f" `pecus-agent resync --source {name} --from ID`"
+            )
+            log.error("source %s: %s", name, record.message)
+            return record
+
+        lookback = self.config.late_commit_lookback
+        if marker is not None:
+            start = max(marker.from_id, marker.cursor - lookback)
+            log.warning(
+                "source %s: resync from id %d (cloud watermark %d, local max %s)",
+                name, marker.from_id, marker.cloud_watermark, local_max,
+            )  # fmt: skip
+        else:
+            start = max(0, watermark - lookback)
+        limit = max(1, min(self.config.max_batch_size, status.max_batch_size))
+        log.info(
+            "source %s: cloud watermark %d, local max id %s; reading after id %d, %d rows a batch",
+            name, watermark, local_max, start, limit,
+        )  # fmt: skip
+
+        new_rows, cursor = 0, start
+        id_name = "OID" if source.config.mapping is None else source.config.mapping.id
+        async with aclosing(_pages(source, start, limit)) as pages:
+            async for batch in pages:
+                for payload in encode(
+                    batch,
+                    farm_id=self.config.farm_id,
+                    source=name,
+                    agent=self.agent,
+                    cycle_id=cycle_id,
+                    max_body_bytes=status.max_body_bytes,
+                ):
+                    try:
+                        result = await cloud.ingest(payload)
+                    except Rejected as exc:
+                        if not exc.key_problem:
+                            for line in exc.explain(payload.batch.ids, id_name)[1:]:
+                                log.error("source %s: %s", name, line.strip())
+                        raise
+                    record.sent += result.received
+                    record.inserted += result.inserted
+                    record.already_present += result.already_present
+                    record.watermark = result.watermark
+                new_rows += sum(1 for i in batch.ids if i > watermark)
+                cursor = batch.last_id
+                if marker is not None:
+                    self._advance(name, cursor)
+                if note := source.times.summary():
+                    log.warning("source %s: %s", name, note)
+                if self.progress is not None:
+                    self.progress(name, start, batch.last_id, max(local_max or 0, batch.last_id))
+                log.debug("source %s: sent ids %d–%d", name, batch.ids[0], batch.last_id)
+
+        if marker is not None and (record.watermark or 0) <= cursor:
+            self.state.update(lambda s: s.resync.pop(name, None))
+            log.info("source %s: resync complete; back to following the cloud's watermark", name)
+        late = record.inserted - new_rows
+        if new_rows == 0 and record.inserted == 0:
+            record.result = "no_new_data"
+            log.info("source %s: No new data (re-checked %d rows below the watermark)", name, record.sent)
+        else:
+            if late > 0:
+                log.warning("source %s: found %d row(s) that committed late, below the watermark", name, late)
+            log.info(
+                "source %s: up to date: sent %d rows (%d new), inserted %d, already present %d; watermark %s",
+                name, record.sent, new_rows, record.inserted, record.already_present, record.watermark,
+            )  # fmt: skip
+        return record
+
+    def _advance(self, name: str, cursor: int) -> None:
+        def move(state: AgentState) -> None:
+            marker = state.resync.get(name)
+            if marker is not None:
+                marker.cursor = max(marker.cursor, cursor)
+
+        self.state.update(move)
+
+    async def request_resync(self, name: str, from_id: int) -> Resync:
+        """Record a resync of `name` from `from_id`; the cloud says what watermark it overrides."""
+        self.config.source(name)  # raises for an unknown source
+        async with self.cloud(attempts=1) as cloud:
+            status = await cloud.sync_status(name, retry=False)
+        marker = Resync(from_id=from_id, cloud_watermark=status.watermark, cursor=from_id)
+        self.state.update(lambda s: s.resync.__setitem__(name, marker))
+        return marker
+
+
+async def _pages(source: SessionSource, after: int, limit: int) -> AsyncGenerator[Batch, None]:
+    """Pages after `after` until one comes back empty; the next read runs while the caller
+    uploads the current page."""
+    pending = asyncio.ensure_future(asyncio.to_thread(source.read_after, after, limit))
+    try:
+        while True:
+            batch = await pending
+            if not batch:
+                return
+            pending = asyncio.ensure_future(asyncio.to_thread(source.read_after, batch.last_id, limit))
+            yield batch
+    finally:
+        if not pending.done():
+            pending.cancel()
