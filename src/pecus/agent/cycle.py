@@ -172,6 +172,7 @@ class Syncer:
         )  # fmt: skip
 
         new_rows, cursor = 0, start
+        new_above = watermark if marker is None else marker.from_id
         id_name = "OID" if source.config.mapping is None else source.config.mapping.id
         async with aclosing(_pages(source, start, limit)) as pages:
             async for batch in pages:
@@ -194,7 +195,7 @@ class Syncer:
                     record.inserted += result.inserted
                     record.already_present += result.already_present
                     record.watermark = result.watermark
-                new_rows += sum(1 for i in batch.ids if i > watermark)
+                new_rows += sum(1 for i in batch.ids if i > new_above)
                 cursor = batch.last_id
                 if marker is not None:
                     self._advance(name, cursor)
@@ -217,6 +218,11 @@ class Syncer:
             log.info(
                 "source %s: up to date: sent %d rows (%d new), inserted %d, already present %d; watermark %s",
                 name, record.sent, new_rows, record.inserted, record.already_present, record.watermark,
+            )  # fmt: skip
+        if marker is not None and record.already_present:
+            log.warning(
+                "source %s: %d row(s) sent in the resync have ids the cloud already has; it keeps its copy",
+                name, record.already_present,
             )  # fmt: skip
         return record
 
