@@ -30,7 +30,13 @@ def add_herd(conn: Connection, cows: int = COWS) -> None:
         [{"OID": i, "Number": 100 + i, "Name": f"Cow {i}"} for i in range(1, cows + 1)],
     )
     lactations = [
-        {"OID": i, "Animal": i, "LactationNumber": 2, "StartDate": START - timedelta(days=30 + i)}
+        {
+            "OID": i,
+            "Animal": i,
+            "LactationNumber": 2,
+            "StartDate": START - timedelta(days=30 + i),
+            "EndDate": None,
+        }
         for i in range(1, cows + 1)
     ]
     lactations.append(

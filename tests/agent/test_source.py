@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import Column, DateTime, Integer, MetaData, Numeric, String, Table, insert
 from sqlalchemy.dialects import mssql
 
+from pecus.agent import delpro
 from pecus.agent.config import SourceConfig
 from pecus.agent.localtime import LocalTimeConverter
 from pecus.agent.source import SessionSource, SourceError
@@ -95,6 +96,29 @@ def test_a_session_without_robot_details_and_one_from_an_old_lactation(source_db
     assert rows[12]["lactation_number"] == 2
     assert rows[24]["lactation_number"] == 1
     assert rows[24]["days_in_milk"] == 400
+
+
+def test_overlapping_lactations_give_one_row_per_milking(source_db: SourceDB) -> None:
+    # Bad data seen in the field: a lactation never closed when the next began.
+    with source_db.engine.begin() as conn:
+        conn.execute(
+            insert(delpro.AnimalLactationSummary),
+            [
+                {
+                    "OID": 99,
+                    "Animal": 1,
+                    "LactationNumber": 3,
+                    "StartDate": delpro_data.START - timedelta(days=3),
+                }
+            ],
+        )
+        delpro_data.add_sessions(conn, range(1, 30))
+    source = reader(source_db)
+    pages = [source.read_after(0, 12), source.read_after(12, 12), source.read_after(24, 12)]
+    ids = [i for page in pages for i in page.ids]
+    assert ids == list(range(1, 30))  # pages may hold fewer rows than asked, never a repeat
+    cow_1 = [r for page in pages for r in page.rows() if r["animal_id"] == "101"]
+    assert cow_1 and all(r["lactation_number"] == 3 for r in cow_1)  # the latest lactation wins
 
 
 def test_an_empty_source_has_no_max_id(make_source_db: Any) -> None:
