@@ -49,6 +49,8 @@ def _main(
         False, "--version", callback=_version, is_eager=True, help="Print the version."
     ),
 ) -> None:
+    global console
+    console = Console()  # made per invocation, so it sees this terminal's size and capabilities
     _options.update(config=config, verbose=verbose)
 
 
@@ -124,7 +126,7 @@ def sync(
     config = _load()
     for name in source:
         _checked_source(config, name)
-    interactive = console.is_terminal
+    interactive = console.is_interactive
     _logging(config, interactive)
     if interactive:
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn

@@ -197,7 +197,7 @@ class CloudClient:
 
     async def health(self) -> None:
         """GET /healthz once, no retries: for `check`."""
-        await self._once("GET", "/healthz")
+        await self._request("GET", "/healthz", retry=False)
 
     async def sync_status(self, source: str, *, retry: bool = True) -> SyncStatus:
         params = {"farm_id": self.farm_id, "source": source}
