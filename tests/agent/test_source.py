@@ -275,8 +275,15 @@ def test_sql_server_gets_top_n_ordered_by_the_id() -> None:
     assert sql.startswith(f"SELECT TOP 1000 {smy}.[OID], {smy}.[MilkingDevice], ")
     assert f"FROM {smy} JOIN [BasicAnimal] ON {smy}.[BasicAnimal] = [BasicAnimal].[OID]" in sql
     assert f"LEFT OUTER JOIN {vsmy} ON {vsmy}.[OID] = {smy}.[OID]" in sql
-    assert f"({lac}.[EndDate] IS NULL OR" in sql
-    assert sql.endswith(f"WHERE {smy}.[OID] > 41 ORDER BY {smy}.[OID], {lac}.[StartDate] DESC")
+    # One lactation per milking, picked by TOP 1, so the page streams in OID order with no sort.
+    assert (
+        f"LEFT OUTER JOIN {lac} ON {lac}.[Animal] = {smy}.[BasicAnimal] AND {lac}.[OID] = (SELECT TOP 1"
+        " lactation_at_milking.[OID]"
+        f" FROM {lac} AS lactation_at_milking WHERE lactation_at_milking.[Animal] = {smy}.[BasicAnimal]"
+    ) in sql
+    assert "(lactation_at_milking.[EndDate] IS NULL OR" in sql
+    assert "ORDER BY lactation_at_milking.[StartDate] DESC)" in sql
+    assert sql.endswith(f"WHERE {smy}.[OID] > 41 ORDER BY {smy}.[OID]")
 
 
 def test_sql_server_query_of_a_custom_table() -> None:

@@ -11,9 +11,12 @@ adjusted time is counted so the cycle can log it.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from itertools import product
 from zoneinfo import ZoneInfo
+
+_HOUR_EDGES = (timedelta(0), timedelta(minutes=59, seconds=59, microseconds=999_999))
+_CACHED_HOURS = 1000  # a backlog is read in time order: a few hours would do
 
 
 def _is_shifted(local: datetime) -> bool:
@@ -33,6 +36,26 @@ class LocalTimeConverter:
     ambiguous: int = 0  # in the repeated hour
     nonexistent: int = 0  # in the skipped hour
     examples: list[str] = field(default_factory=list)
+    _hours: dict[datetime, timedelta | None] = field(default_factory=dict, repr=False)
+
+    def _steady_offset(self, naive: datetime) -> timedelta | None:
+        """The UTC offset of `naive`'s whole local hour, or None if a change falls in that hour.
+        Cached per hour: nearly every time of a backlog takes this fast path."""
+        hour = naive.replace(minute=0, second=0, microsecond=0)
+        try:
+            return self._hours[hour]
+        except KeyError:
+            pass
+        offsets = {
+            (hour + edge).replace(tzinfo=self.zone, fold=fold).utcoffset()
+            for edge in _HOUR_EDGES
+            for fold in (0, 1)
+        }
+        steady = offsets.pop() if len(offsets) == 1 else None
+        if len(self._hours) >= _CACHED_HOURS:
+            self._hours.clear()
+        self._hours[hour] = steady
+        return steady
 
     def _note(self, naive: datetime) -> None:
         # An ambiguous time survives a round trip through UTC; a nonexistent one comes back moved.
@@ -48,6 +71,8 @@ class LocalTimeConverter:
         """A single time: the earlier occurrence when ambiguous, the pre-change offset when missing."""
         if value.tzinfo is not None:
             return value.astimezone(UTC)
+        if (offset := self._steady_offset(value)) is not None:
+            return (value - offset).replace(tzinfo=UTC)
         if _is_shifted(value.replace(tzinfo=self.zone)):
             self._note(value)
         return _utc(value, self.zone, 0)
@@ -56,6 +81,9 @@ class LocalTimeConverter:
         """Begin and end of one milking, resolved together (see the module's docstring)."""
         if begin.tzinfo is not None or end.tzinfo is not None:
             return self.one(begin), self.one(end)
+        begin_offset, end_offset = self._steady_offset(begin), self._steady_offset(end)
+        if begin_offset is not None and end_offset is not None:
+            return (begin - begin_offset).replace(tzinfo=UTC), (end - end_offset).replace(tzinfo=UTC)
         begin_shifted = _is_shifted(begin.replace(tzinfo=self.zone))
         end_shifted = _is_shifted(end.replace(tzinfo=self.zone))
         if not (begin_shifted or end_shifted):

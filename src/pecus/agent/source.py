@@ -109,13 +109,18 @@ def _num(value: Any) -> float | None:
     return None if value is None else round(float(value), DECIMALS)
 
 
-def _mean(values: Sequence[Any]) -> float | None:
-    present = [float(v) for v in values if v is not None]
+def _num_float(value: float | None) -> float | None:
+    # For columns SQLAlchemy already returns as float (the DelPro tables' Float type).
+    return None if value is None else round(value, DECIMALS)
+
+
+def _mean(values: Sequence[float | None]) -> float | None:
+    present = [v for v in values if v is not None]
     return round(sum(present) / len(present), DECIMALS) if present else None
 
 
-def _max(values: Sequence[Any]) -> float | None:
-    present = [float(v) for v in values if v is not None]
+def _max(values: Sequence[float | None]) -> float | None:
+    present = [v for v in values if v is not None]
     return round(max(present), DECIMALS) if present else None
 
 
@@ -160,9 +165,9 @@ def _json_safe(value: Any) -> Any:
 
 
 class DelProMapping(Mapping):
-    """The stock DelPro tables. The lactation is the one the milking belongs to (begun before it,
-    not ended before it): for today's milkings the current one (`EndDate IS NULL`), and still
-    right for a backlog of last year's."""
+    """The stock DelPro tables. The lactation is the one the milking belongs to (the latest begun
+    before it and not ended before it): for today's milkings the current one (`EndDate IS NULL`),
+    and still right for a backlog of last year's."""
 
     names = SESSION_COLUMNS[: SESSION_COLUMNS.index("extra")]
     id_column = delpro.SessionMilkYield.c.OID
@@ -170,15 +175,26 @@ class DelProMapping(Mapping):
     def query(self) -> Select[Any]:
         s, v = delpro.SessionMilkYield.c, delpro.VoluntarySessionMilkYield.c
         a, lac = delpro.BasicAnimal.c, delpro.AnimalLactationSummary.c
-        in_lactation = and_(
-            lac.Animal == s.BasicAnimal,
-            lac.StartDate <= s.BeginTime,
-            or_(lac.EndDate.is_(None), lac.EndDate > s.BeginTime),
+        # The lactation is picked by a TOP 1 subquery rather than joined on its dates, so a
+        # milking stays one row even where lactations overlap (one never closed: seen in the
+        # field), and the page is read in OID order without sorting the rest of the table.
+        other = delpro.AnimalLactationSummary.alias("lactation_at_milking")
+        lactation = (
+            select(other.c.OID)
+            .where(
+                other.c.Animal == s.BasicAnimal,
+                other.c.StartDate <= s.BeginTime,
+                or_(other.c.EndDate.is_(None), other.c.EndDate > s.BeginTime),
+            )
+            .order_by(other.c.StartDate.desc())
+            .limit(1)
+            .scalar_subquery()
         )
+        its_lactation = and_(lac.Animal == s.BasicAnimal, lac.OID == lactation)  # noqa: SIM300
         joined = (
             delpro.SessionMilkYield.join(delpro.BasicAnimal, s.BasicAnimal == a.OID)
             .outerjoin(delpro.VoluntarySessionMilkYield, v.OID == s.OID)
-            .outerjoin(delpro.AnimalLactationSummary, in_lactation)
+            .outerjoin(delpro.AnimalLactationSummary, its_lactation)
         )
         return select(
             s.OID, s.MilkingDevice, a.Number, s.BeginTime, s.EndTime, s.TotalYield, s.ExpectedYield,
@@ -192,38 +208,30 @@ class DelProMapping(Mapping):
             lac.LactationNumber, lac.StartDate,
         ).select_from(joined)  # fmt: skip
 
-    def order(self) -> Sequence[ColumnElement[Any]]:
-        # Overlapping lactations (bad data) would repeat a milking: the latest start comes first
-        # and `convert` keeps it.
-        return [self.id_column, delpro.AnimalLactationSummary.c.StartDate.desc()]
-
     def convert(self, rows: Sequence[Any], times: LocalTimeConverter) -> Batch:
-        out: dict[str, list[Any]] = {name: [] for name in self.names}
-        append = [out[name].append for name in self.names]
-        pair, previous = times.pair, None
+        # Hot path of a catch-up (a million rows): one tuple per row, transposed once at the end.
+        values: list[tuple[Any, ...]] = []
+        add, pair, num = values.append, times.pair, _num_float
         for row in rows:
             (oid, device, number, begin, end, total, expected, cond_avg, cond_max,
              c_lf, c_rf, c_lr, c_rr, y_lf, y_rf, y_lr, y_rr, blood_avg, blood_max,
              mf_lf, mf_rf, mf_lr, mf_rr, pf_lf, pf_rf, pf_lr, pf_rr,
              duration, occ, mdi, incomplete, kickoff, lactation, calving) = row  # fmt: skip
-            if oid == previous:
-                continue
-            previous = oid
             started, ended = pair(begin, end)
-            values = (
-                oid, str(device), str(number), started, ended, _num(total), _num(expected),
-                _num(cond_avg), _num(cond_max), _num(c_lf), _num(c_rf), _num(c_lr), _num(c_rr),
-                _num(y_lf), _num(y_rf), _num(y_lr), _num(y_rr), _num(blood_avg), _num(blood_max),
+            add((
+                oid, str(device), str(number), started, ended, num(total), num(expected),
+                num(cond_avg), num(cond_max), num(c_lf), num(c_rf), num(c_lr), num(c_rr),
+                num(y_lf), num(y_rf), num(y_lr), num(y_rr), num(blood_avg), num(blood_max),
                 _mean((mf_lf, mf_rf, mf_lr, mf_rr)), _max((pf_lf, pf_rf, pf_lr, pf_rr)),
-                duration, occ, _num(mdi),
+                duration, occ, num(mdi),
                 None if incomplete is None else incomplete != 0,
                 None if kickoff is None else kickoff != 0,
                 lactation,
                 None if calving is None else (begin.date() - calving.date()).days,
-            )  # fmt: skip
-            for add, value in zip(append, values, strict=True):
-                add(value)
-        return Batch(out)
+            ))  # fmt: skip
+        if not values:
+            return Batch({name: [] for name in self.names})
+        return Batch(dict(zip(self.names, map(list, zip(*values, strict=True)), strict=True)))
 
 
 _CONVERTERS: dict[str, Callable[[Any], Any]] = {
