@@ -4,17 +4,18 @@
     python bench/run.py agent-memory --json [--small 100000] [--large 1000000]
 
 Sources are prefixes of the catch-up benchmark's generated DelPro (SQLite). `baseline_mb` is the
-peak RSS of `pecus-agent --version` (the interpreter and the agent's imports, no work) measured
-in the same run, so the cost of the work itself shows as the difference.
+RSS of a process that only imports the agent (the interpreter and its libraries, no work),
+measured in the same run, so the cost of the work itself shows as the difference. Peaks are the
+kernel's high-water mark (VmHWM) of the agent process.
 """
 
 from __future__ import annotations
 
 import argparse
-import os
 import subprocess
 import sys
 import tempfile
+import time
 import uuid
 from pathlib import Path
 from typing import Any
@@ -22,7 +23,7 @@ from typing import Any
 from tests.support.api import running_api
 from tests.support.pg import server_url
 
-from bench.support.agent_run import sync_once
+from bench.support.agent_run import peak_rss, sync_once
 from bench.support.delpro_source import source_database, take
 from pecus.cloud.database import create_database, drop_database
 from pecus.cloud.migrations import migrate
@@ -31,11 +32,20 @@ MB = 2**20
 
 
 def _baseline_rss() -> int:
-    process = subprocess.Popen(
-        [sys.executable, "-m", "pecus.agent.cli", "--version"], stdout=subprocess.DEVNULL
-    )
-    _, _, usage = os.wait4(process.pid, 0)
-    return usage.ru_maxrss * 1024
+    """A process that imports what `pecus-agent sync` imports, then waits: its resident size."""
+    code = "import pecus.agent.cli, pecus.agent.cycle, pecus.agent.check, sys; sys.stdin.read()"
+    process = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE)
+    peak, deadline = 0, time.monotonic() + 30
+    while time.monotonic() < deadline:  # until the imports are done (the size stops growing)
+        time.sleep(0.3)
+        now = peak_rss(process.pid)
+        if now and now == peak:
+            break
+        peak = now
+    assert process.stdin is not None
+    process.stdin.close()
+    process.wait()
+    return peak
 
 
 def run(argv: list[str]) -> dict[str, Any]:

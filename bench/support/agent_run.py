@@ -46,12 +46,30 @@ def sync_once(database_url: str, api_url: str, source: Path, *, batch: int = 100
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
         )
-        _, status, usage = os.wait4(process.pid, 0)
+        peak = 0
+        while process.poll() is None:
+            peak = max(peak, peak_rss(process.pid))
+            time.sleep(0.05)
         seconds = time.perf_counter() - started
-        if os.waitstatus_to_exitcode(status) != 0:
+        if process.returncode != 0:
             log = (Path(folder) / "logs" / "agent.log").read_text(errors="replace")[-3000:]
             raise RuntimeError(f"the agent failed:\n{log}")
     with connect(database_url) as conn:
         row = conn.execute("SELECT count(*) FROM milking_sessions WHERE tenant_id = %s", [farm_id]).fetchone()
     assert row is not None
-    return AgentRun(farm_id, seconds, usage.ru_maxrss * 1024, int(row[0]))
+    return AgentRun(farm_id, seconds, peak, int(row[0]))
+
+
+def peak_rss(pid: int) -> int:
+    """The process's resident-set high-water mark (VmHWM), in bytes; 0 once it has exited.
+
+    Read from /proc rather than from wait4's ru_maxrss, which on Linux carries over the parent's
+    peak from before the exec (it would report the benchmark's own size)."""
+    try:
+        with open(f"/proc/{pid}/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024
+    except (FileNotFoundError, ProcessLookupError):
+        pass
+    return 0

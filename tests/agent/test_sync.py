@@ -309,3 +309,45 @@ def test_the_servers_limits_are_obeyed(make_source_db: Any, make_agent: Any, db_
     assert sum(r[0] for r in uploads) == 60
     assert max(r[0] for r in uploads) < 9  # 9 rows of JSON exceed 1,500 bytes: the agent split them
     assert len(uploads) > 60 / 9
+
+
+def test_an_unreadable_key_file_fails_the_cycle_without_crashing(
+    make_source_db: Any, make_agent: Any
+) -> None:
+    db = make_source_db("sqlite")
+    agent = make_agent(db.source_settings())
+    key = agent.folder / "agent.key"
+    key.write_text(agent.farm.key)
+    agent.settings = {k: v for k, v in agent.settings.items() if k != "api_key"}
+    agent.settings["api_key_file"] = str(key)
+    syncer = agent.syncer()
+    key.unlink()  # e.g. someone tightened its permissions after the service started
+    record = asyncio.run(syncer.cycle("test"))
+    assert [s.result for s in record.sources] == ["error"]
+    assert "api_key_file: cannot read" in record.sources[0].message
+    assert syncer.state.read().cycles[-1].cycle_id == record.cycle_id
+
+
+def test_a_cancelled_cycle_is_recorded(make_source_db: Any, make_agent: Any, cloud_url: str) -> None:
+    from tests.agent.fault_proxy import HANG, FaultProxy
+
+    db = make_source_db("sqlite")
+    with db.engine.begin() as conn:
+        delpro_data.add_herd(conn)
+        delpro_data.add_sessions(conn, range(1, 4))
+
+    async def stop_while_uploading(agent: Agent, proxy: FaultProxy) -> None:
+        syncer = agent.syncer()
+        task = asyncio.create_task(syncer.cycle("test"))
+        while "hang" not in proxy.faults_seen("POST /api/v1/ingest"):
+            await asyncio.sleep(0.01)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+    with FaultProxy(cloud_url).running() as proxy:
+        proxy.plan("POST /api/v1/ingest", HANG)
+        agent = make_agent(db.source_settings(), url=proxy.url, request_timeout=60)
+        asyncio.run(stop_while_uploading(agent, proxy))
+    (last,) = agent.syncer().state.read().cycles
+    assert [s.result for s in last.sources] == ["cancelled"] and last.finished_at is not None

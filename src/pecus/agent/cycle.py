@@ -25,11 +25,11 @@ from datetime import UTC, datetime
 import httpx
 
 from pecus import __version__
-from pecus.agent.config import AgentConfig
+from pecus.agent.config import AgentConfig, ConfigError
 from pecus.agent.localtime import LocalTimeConverter
 from pecus.agent.source import Batch, SessionSource, SourceError
 from pecus.agent.state import AgentState, CycleRecord, Resync, SourceRecord, StateStore
-from pecus.agent.uploader import CloudClient, Rejected, RetryPolicy, Sleep, Unreachable, encode
+from pecus.agent.uploader import CloudClient, Payload, Rejected, RetryPolicy, Sleep, Unreachable, encode
 
 log = logging.getLogger(__name__)
 
@@ -79,17 +79,7 @@ class Syncer:
         names = only or [s.name for s in self.config.sources]
         log.info("sync cycle %s started (%s): %s", record.cycle_id, reason, ", ".join(names))
         try:
-            async with self.cloud() as cloud:
-                for index, name in enumerate(names):
-                    try:
-                        record.sources.append(await self._sync_source(cloud, name, record.cycle_id))
-                    except _Stop as stop:
-                        record.sources.append(stop.record)
-                        record.sources += [
-                            SourceRecord(source=n, result="skipped", message=stop.record.message)
-                            for n in names[index + 1 :]
-                        ]
-                        break
+            await self._sources(record, names)
         except asyncio.CancelledError:
             done = {s.source for s in record.sources}
             record.sources += [SourceRecord(source=n, result="cancelled") for n in names if n not in done]
@@ -105,6 +95,25 @@ class Syncer:
         )
         return record
 
+    async def _sources(self, record: CycleRecord, names: list[str]) -> None:
+        try:
+            cloud = self.cloud()
+        except ConfigError as exc:  # e.g. the key file became unreadable since the agent started
+            log.error("sync cycle %s: %s", record.cycle_id, "; ".join(exc.problems))
+            record.sources = [SourceRecord(source=n, result="error", message=exc.problems[0]) for n in names]
+            return
+        async with cloud:
+            for index, name in enumerate(names):
+                try:
+                    record.sources.append(await self._sync_source(cloud, name, record.cycle_id))
+                except _Stop as stop:  # the cloud is gone or refuses the key: the others would fail too
+                    record.sources.append(stop.record)
+                    record.sources += [
+                        SourceRecord(source=n, result="skipped", message=stop.record.message)
+                        for n in names[index + 1 :]
+                    ]
+                    return
+
     def _record(self, record: CycleRecord) -> None:
         try:
             self.state.record(record)
@@ -113,37 +122,42 @@ class Syncer:
 
     async def _sync_source(self, cloud: CloudClient, name: str, cycle_id: str) -> SourceRecord:
         source = self.source(name)
+        record = SourceRecord(source=name, result="up_to_date")  # filled in as the source syncs
         try:
-            return await self._sync(cloud, source, cycle_id)
+            await self._sync(cloud, source, cycle_id, record)
         except SourceError as exc:
             log.error("%s; will try again next cycle", exc)
-            return SourceRecord(source=name, result="source_failed", message=str(exc))
+            record.result, record.message = "source_failed", str(exc)
         except Unreachable as exc:
             log.error(
                 "source %s: the cloud is unreachable: %s; the next cycle resumes from its watermark",
                 name,
                 exc,
             )
-            raise _Stop(SourceRecord(source=name, result="cloud_unreachable", message=str(exc))) from None
+            record.result, record.message = "cloud_unreachable", str(exc)
+            raise _Stop(record) from None
         except Rejected as exc:
+            record.result, record.message = "rejected", str(exc)
             if exc.key_problem:
                 log.error("source %s: %s; check farm_id and the API key", name, exc)
-                raise _Stop(SourceRecord(source=name, result="key_rejected", message=str(exc))) from None
+                record.result = "key_rejected"
+                raise _Stop(record) from None
             log.error("source %s: %s", name, exc)
-            return SourceRecord(source=name, result="rejected", message=str(exc))
         except Exception as exc:  # a bug must not stop the other sources or the service
             log.exception("source %s: unexpected error", name)
-            return SourceRecord(source=name, result="error", message=f"{type(exc).__name__}: {exc}")
+            record.result, record.message = "error", f"{type(exc).__name__}: {exc}"
         finally:
             await asyncio.to_thread(source.close)
+        return record
 
-    async def _sync(self, cloud: CloudClient, source: SessionSource, cycle_id: str) -> SourceRecord:
+    async def _sync(
+        self, cloud: CloudClient, source: SessionSource, cycle_id: str, record: SourceRecord
+    ) -> None:
         name = source.name
         status = await cloud.sync_status(name)
-        watermark = status.watermark
-        local_max = await asyncio.to_thread(source.max_id)
+        watermark = record.watermark = status.watermark
+        local_max = record.local_max = await asyncio.to_thread(source.max_id)
         marker = self.state.read().resync.get(name)
-        record = SourceRecord(source=name, result="up_to_date", watermark=watermark, local_max=local_max)
 
         if marker is None and (local_max or 0) < watermark:
             record.result = "restored"
@@ -154,7 +168,7 @@ class Syncer:
                 f" `pecus-agent resync --source {name} --from ID`"
             )
             log.error("source %s: %s", name, record.message)
-            return record
+            return
 
         lookback = self.config.late_commit_lookback
         if marker is not None:
@@ -174,16 +188,22 @@ class Syncer:
         new_rows, cursor = 0, start
         new_above = watermark if marker is None else marker.from_id
         id_name = "OID" if source.config.mapping is None else source.config.mapping.id
-        async with aclosing(_pages(source, start, limit)) as pages:
-            async for batch in pages:
-                for payload in encode(
+
+        def encoded(batch: Batch) -> list[Payload]:
+            return list(
+                encode(
                     batch,
                     farm_id=self.config.farm_id,
                     source=name,
                     agent=self.agent,
                     cycle_id=cycle_id,
                     max_body_bytes=status.max_body_bytes,
-                ):
+                )
+            )
+
+        async with aclosing(_pages(source, start, limit, encoded)) as pages:
+            async for batch, payloads in pages:
+                for payload in payloads:
                     try:
                         result = await cloud.ingest(payload)
                     except Rejected as exc:
@@ -224,7 +244,6 @@ class Syncer:
                 "source %s: %d row(s) sent in the resync have ids the cloud already has; it keeps its copy",
                 name, record.already_present,
             )  # fmt: skip
-        return record
 
     def _advance(self, name: str, cursor: int) -> None:
         def move(state: AgentState) -> None:
@@ -244,17 +263,24 @@ class Syncer:
         return marker
 
 
-async def _pages(source: SessionSource, after: int, limit: int) -> AsyncGenerator[Batch, None]:
-    """Pages after `after` until one comes back empty; the next read runs while the caller
-    uploads the current page."""
-    pending = asyncio.ensure_future(asyncio.to_thread(source.read_after, after, limit))
+async def _pages(
+    source: SessionSource, after: int, limit: int, encoded: Callable[[Batch], list[Payload]]
+) -> AsyncGenerator[tuple[Batch, list[Payload]], None]:
+    """Pages after `after`, encoded for upload, until one comes back empty. The next page is read
+    and encoded in a worker thread while the caller uploads the current one."""
+
+    def read(after_id: int) -> tuple[Batch, list[Payload]]:
+        batch = source.read_after(after_id, limit)
+        return batch, encoded(batch) if batch else []
+
+    pending = asyncio.ensure_future(asyncio.to_thread(read, after))
     try:
         while True:
-            batch = await pending
+            batch, payloads = await pending
             if not batch:
                 return
-            pending = asyncio.ensure_future(asyncio.to_thread(source.read_after, batch.last_id, limit))
-            yield batch
+            pending = asyncio.ensure_future(asyncio.to_thread(read, batch.last_id))
+            yield batch, payloads
     finally:
         if not pending.done():
             pending.cancel()
