@@ -10,7 +10,6 @@ memory stays flat however large the backlog is.
 from __future__ import annotations
 
 import decimal
-import logging
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -27,8 +26,6 @@ from pecus.agent import delpro
 from pecus.agent.config import SourceConfig, TableMapping
 from pecus.agent.localtime import LocalTimeConverter
 from pecus.contract import SESSION_COLUMNS
-
-log = logging.getLogger(__name__)
 
 # Sensor values are rounded to 3 decimals (1 g, 0.001 mS/cm): far below any sensor's precision,
 # and it drops the float32 noise some databases add (12.300000190734863), which JSON would carry.
@@ -57,7 +54,6 @@ class Batch:
     """Consecutive sessions of one source, column-oriented, in transaction-id order."""
 
     columns: dict[str, list[Any]]
-    extra_columns: tuple[str, ...] = ()
 
     @property
     def ids(self) -> list[int]:
@@ -73,8 +69,8 @@ class Batch:
     def split(self) -> tuple[Batch, Batch]:
         half = len(self) // 2
         return (
-            Batch({k: v[:half] for k, v in self.columns.items()}, self.extra_columns),
-            Batch({k: v[half:] for k, v in self.columns.items()}, self.extra_columns),
+            Batch({k: v[:half] for k, v in self.columns.items()}),
+            Batch({k: v[half:] for k, v in self.columns.items()}),
         )
 
     def rows(self) -> list[dict[str, Any]]:
@@ -92,9 +88,6 @@ class Mapping(ABC):
     @abstractmethod
     def query(self) -> Select[Any]:
         """The select of every milking, ids labelled; the reader adds WHERE, ORDER BY and LIMIT."""
-
-    def order(self) -> Sequence[ColumnElement[Any]]:
-        return [self.id_column]
 
     def id_source(self) -> FromClause | None:
         """The table `max(id)` reads from, when the id column alone does not say."""
@@ -294,7 +287,7 @@ class TableMappingReader(Mapping):
                 add(value)
             if extra:
                 out["extra"].append({src: _json_safe(values[f"extra:{src}"]) for src in extra})
-        return Batch(out, tuple(extra))
+        return Batch(out)
 
 
 def _as_utc(value: datetime) -> datetime:
@@ -312,6 +305,7 @@ class SessionSource:
         self.config = config
         self.times = times
         self.mapping = mapping_for(config)
+        self._query = self.mapping.query()
         self._engine: Engine | None = None
 
     @property
@@ -337,10 +331,7 @@ class SessionSource:
     def statement(self, after_id: int, limit: int) -> Select[Any]:
         """The page after `after_id`: WHERE id > :after ORDER BY id LIMIT :limit."""
         return (
-            self.mapping.query()
-            .where(self.mapping.id_column > after_id)
-            .order_by(*self.mapping.order())
-            .limit(limit)
+            self._query.where(self.mapping.id_column > after_id).order_by(self.mapping.id_column).limit(limit)
         )
 
     def read_after(self, after_id: int, limit: int) -> Batch:
