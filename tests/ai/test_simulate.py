@@ -240,6 +240,25 @@ def test_calvings_in_appended_milkings_get_their_lactation(tmp_path: Path) -> No
     assert set(sim.lactations.loc[sim.lactations["end_utc"] <= last_end, "OID"]) <= ended
 
 
+def test_append_until_a_time_with_a_fraction_of_a_second(tmp_path: Path) -> None:
+    """The live robot appends `until=datetime.now(UTC)`, which has microseconds."""
+    url = f"sqlite:///{tmp_path / 'delpro.sqlite'}"
+    sim = simulate(SimulationConfig(10, 8, 3, START, future_days=1))
+    written = write_delpro(sim, url)
+    ends = sim.sessions["ended_at"]
+    target = ends.iloc[written + 2]
+    until = (target + timedelta(microseconds=654_321)).to_pydatetime()
+    result = append_milkings(url, until=until)
+    expected = int((ends <= target).sum()) - written
+    assert result.rows == expected >= 3
+    assert result.last_ended_at is not None and result.last_ended_at <= until
+    # One microsecond before a milking's end leaves that milking for later.
+    again = append_milkings(
+        url, until=(ends.iloc[written + expected] - timedelta(microseconds=1)).to_pydatetime()
+    )
+    assert again.rows == 0
+
+
 def test_append_needs_a_simulated_database(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'empty.sqlite'}"
     engine = delpro_engine(url)

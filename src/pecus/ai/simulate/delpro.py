@@ -114,7 +114,10 @@ def append_milkings(url: str, *, until: datetime | None = None, count: int | Non
             stop = total
             if until is not None:
                 ends = sim.sessions["ended_at"]
-                stop = min(stop, int(ends.searchsorted(pd.Timestamp(until), side="right")))
+                # Milkings end on whole seconds; `until` (e.g. now) may not, and the times' unit
+                # cannot hold its fraction: a milking ended by `until` ended by its whole second.
+                last = pd.Timestamp(until).floor("s")
+                stop = min(stop, int(ends.searchsorted(last, side="right")))
             if count is not None:
                 stop = min(stop, done + count)
             stop = max(stop, done)
