@@ -358,15 +358,29 @@ def _farm_id(value: str) -> uuid.UUID:
 
 
 @app.command()
-def demo() -> None:
-    """Run the platform locally on the embedded database (grows with each part of the platform)."""
-    from pecus.cloud.database import database_url
-    from pecus.cloud.migrations import migrate as run
+def demo(
+    no_browser: bool = typer.Option(False, "--no-browser", help="Do not open the dashboard in a browser."),
+    exit_after: int | None = typer.Option(
+        None,
+        "--exit-after",
+        min=1,
+        help="Exit after N agent cycles (exit code 0 when the last one was fine). The live robot "
+        "pauses before the last cycle, so the cloud ends with every milking of the source.",
+    ),
+    port: int = typer.Option(8000, "--port", min=0, help="The API's port (busy or 0: a free one)."),
+    cows: int = typer.Option(120, "--cows", min=2, help="Herd size of a new demo farm."),
+    days: float = typer.Option(60, "--days", min=8, help="Days of history of a new demo farm, ending now."),
+    interval: float = typer.Option(20, "--interval", min=2, help="Seconds between the agent's cycles."),
+) -> None:
+    """The whole platform on this machine: database, simulated DelPro farm, API and dashboard, the
+    farm agent, live milkings and a local notification inbox. Ctrl+C stops it; running it again
+    resumes. State in $PECUS_HOME/demo (delete it to start over)."""
+    from pecus.demo import DemoOptions, run_demo
 
-    url = database_url()
-    applied = run(url)
-    console.print(f"database: {url} (migrations applied now: {len(applied)})")
-    console.print("The API, agent and dashboard are not part of the demo yet.")
+    options = DemoOptions(
+        open_browser=not no_browser, exit_after=exit_after, port=port, cows=cows, days=days, interval=interval
+    )
+    raise typer.Exit(run_demo(options, Console(soft_wrap=True)))
 
 
 if __name__ == "__main__":
