@@ -77,12 +77,20 @@ def wait_healthy(
 @contextmanager
 def running_api(database_url: str, env: dict[str, str] | None = None, *, attempts: int = 3) -> Iterator[str]:
     """`pecus serve` in a subprocess against `database_url`; yields e.g. `http://127.0.0.1:41234`.
-    `env` adds or overrides environment variables (e.g. PECUS_MAX_BATCH_SIZE). The server's output
+    `env` adds or overrides environment variables (e.g. PECUS_MAX_BATCH_SIZE; background jobs are off
+    unless it sets PECUS_BACKGROUND_JOBS=on). The server's output
     goes to a temporary log file, shown in the error if it fails to start."""
     for attempt in range(1, attempts + 1):
         port = free_port()
         log = Path(tempfile.mkstemp(prefix="pecus-api-", suffix=".log")[1])
-        child_env = {**os.environ, "DATABASE_URL": database_url, "PYTHONUNBUFFERED": "1", **(env or {})}
+        child_env = {
+            **os.environ,
+            "DATABASE_URL": database_url,
+            "PYTHONUNBUFFERED": "1",
+            # Tests that want the dispatcher and the scheduled scan turn them on.
+            "PECUS_BACKGROUND_JOBS": "off",
+            **(env or {}),
+        }
         with log.open("wb") as out:
             proc = subprocess.Popen(
                 [sys.executable, "-m", "pecus.cli", "serve", "--host", "127.0.0.1", "--port", str(port)],

@@ -22,10 +22,12 @@ from fastapi.responses import ORJSONResponse
 import pecus
 from pecus.cloud.agent_keys import KeyChecker
 from pecus.cloud.api_settings import ApiSettings
+from pecus.cloud.background import BackgroundJobs
 from pecus.cloud.database import database_url as default_database_url
 from pecus.cloud.errors import install_error_handlers
 from pecus.cloud.ingest_hooks import HookRunner, IngestHook
 from pecus.cloud.migrations import load_migrations
+from pecus.cloud.notify.config import JobSettings, NotifySettings
 from pecus.cloud.routes import health, sync
 from pecus.cloud.tenancy import make_pool
 from pecus.contract import IngestBatch, MilkingSession
@@ -33,6 +35,7 @@ from pecus.contract import IngestBatch, MilkingSession
 log = logging.getLogger(__name__)
 
 HOOK_DRAIN_TIMEOUT_S = 30.0
+JOBS_STOP_TIMEOUT_S = 20.0
 
 
 def create_app(database_url: str | None = None, settings: ApiSettings | None = None) -> FastAPI:
@@ -45,9 +48,12 @@ def create_app(database_url: str | None = None, settings: ApiSettings | None = N
         pool.timeout = settings.db_timeout_s
         await pool.open(wait=False)
         app.state.pool = pool
+        jobs = BackgroundJobs(url, NotifySettings.from_env(), JobSettings.from_env())
+        jobs.start()
         try:
             yield
         finally:
+            await jobs.stop(JOBS_STOP_TIMEOUT_S)
             await app.state.hook_runner.drain(HOOK_DRAIN_TIMEOUT_S)
             await pool.close()
 

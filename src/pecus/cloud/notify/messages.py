@@ -1,0 +1,210 @@
+"""The text of a notification: what a farmer reads on a phone at 5 am.
+
+One short body for every channel: the cow, the robot, what moved, the risk, and a link to the
+cow's page, within one SMS (160 characters, plain GSM-7 characters so a single accent does not
+turn it into a 70-character Unicode SMS). Reasons are added, most important first, while they fit;
+the link always stays.
+
+    Pecus: cow 1234 (Robot 2) HIGH risk 91%. LR cond +34%, yield -18%. https://…/farms/…/cows/1234
+"""
+
+from __future__ import annotations
+
+import unicodedata
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from urllib.parse import quote
+from zoneinfo import ZoneInfo
+
+SMS_CHARS = 160
+DIGEST_CHARS = 2000
+"""A digest on a channel that takes long messages (e-mail, Telegram, ntfy, webhooks)."""
+
+# Short names DelPro itself shows for the quarters and signals.
+_QUARTERS = {"lf": "LF", "rf": "RF", "lr": "LR", "rr": "RR"}
+_SIGNALS = {
+    "conductivity": "cond",
+    "conductivity_avg": "cond",
+    "conductivity_max": "max cond",
+    "yield": "yield",
+    "yield_kg": "yield",
+    "yield_per_hour": "yield/h",
+    "flow": "flow",
+    "flow_avg": "flow",
+    "flow_peak": "peak flow",
+    "blood": "blood",
+    "blood_avg": "blood",
+    "blood_max": "blood",
+    "cell_count": "SCC",
+    "mdi": "MDi",
+    "duration": "milking time",
+    "duration_s": "milking time",
+    "incomplete": "incomplete",
+    "kickoff": "kick-off",
+}
+_ASCII = str.maketrans({"−": "-", "–": "-", "—": "-", "…": "...", "’": "'", "‘": "'", "“": '"', "”": '"'})
+
+
+@dataclass(frozen=True)
+class AlertFacts:
+    """What a message says about one alert."""
+
+    farm_id: uuid.UUID
+    kind: str
+    """'mastitis' or 'data_feed'."""
+    animal_id: str | None
+    unit: str | None
+    risk_score: float | None
+    critical: bool
+    reasons: Sequence[Any]
+    time_zone: str = "UTC"
+
+
+def plain(text: str) -> str:
+    """The text in plain ASCII (a subset of the SMS GSM-7 alphabet): accents dropped, dashes flat."""
+    text = unicodedata.normalize("NFKD", text.translate(_ASCII))
+    return " ".join(text.encode("ascii", "ignore").decode().split())
+
+
+def cow_link(public_url: str, farm_id: uuid.UUID, animal_id: str) -> str:
+    return f"{public_url.rstrip('/')}/farms/{farm_id}/cows/{quote(animal_id, safe='')}"
+
+
+def farm_link(public_url: str, farm_id: uuid.UUID, page: str = "") -> str:
+    return f"{public_url.rstrip('/')}/farms/{farm_id}{page}"
+
+
+def _signal_label(signal: str) -> str:
+    name = signal.lower()
+    for suffix, quarter in _QUARTERS.items():
+        if name.endswith("_" + suffix):
+            base = name.removesuffix("_" + suffix)
+            return f"{quarter} {_SIGNALS.get(base, base.replace('_', ' '))}"
+    return _SIGNALS.get(name, name.replace("_", " "))
+
+
+def reason_text(reason: Any) -> str:
+    """One reason, short. The AI engine writes reasons as objects with a `signal` and a relative
+    change (`change_pct`), or a ready `text`; anything else is shown as it is."""
+    if isinstance(reason, dict):
+        signal = reason.get("signal")
+        change = reason.get("change_pct")
+        if isinstance(signal, str) and isinstance(change, int | float):
+            return f"{_signal_label(signal)} {change:+.0f}%"
+        if isinstance(signal, str) and reason.get("value") is True:
+            return _signal_label(signal)
+        text = reason.get("text")
+        if isinstance(text, str):
+            return text
+        if isinstance(signal, str):
+            return _signal_label(signal)
+        return ""
+    return str(reason)
+
+
+def _fit(head: str, items: Sequence[str], tail: str, limit: int, sep: str = ", ") -> str:
+    """`head` + as many of `items` as fit + `tail`, within `limit` characters. If not even the first
+    item fits whole, it is cut with '...'. The tail (the link) is never cut."""
+    body = ""
+    for item in items:
+        candidate = f"{body}{sep}{item}" if body else item
+        if len(f"{head}{candidate}. {tail}") > limit:
+            if not body:
+                room = limit - len(f"{head}... {tail}") - 1
+                body = item[:room].rstrip() + "..." if room >= 8 else ""
+            break
+        body = candidate
+    text = f"{head}{body}. {tail}" if body else f"{head.rstrip(' .')}. {tail}"
+    if len(text) > limit:  # only a very long head (unit name) or link gets here
+        keep = max(limit - len(tail) - 4, 0)
+        text = f"{text[:keep].rstrip()}... {tail}"
+    return text
+
+
+def _prefix(repeat: bool) -> str:
+    # A re-send after an interruption says so: the farmer may already have the first copy.
+    return "Pecus (repeat): " if repeat else "Pecus: "
+
+
+def alert_message(
+    facts: AlertFacts,
+    public_url: str,
+    *,
+    last_session_at: datetime | None = None,
+    repeat: bool = False,
+    limit: int = SMS_CHARS,
+) -> str:
+    if facts.kind == "data_feed":
+        return data_feed_message(facts, public_url, last_session_at, repeat=repeat, limit=limit)
+    cow = plain(f"cow {facts.animal_id}" + (f" ({facts.unit})" if facts.unit else ""))
+    risk = ""
+    if facts.risk_score is not None:
+        risk = f" {'HIGH risk' if facts.critical else 'risk'} {round(facts.risk_score * 100)}%"
+    elif facts.critical:
+        risk = " HIGH risk"
+    head = f"{_prefix(repeat)}{cow}{risk}. "
+    reasons = [plain(t) for t in map(reason_text, facts.reasons) if t]
+    link = cow_link(public_url, facts.farm_id, facts.animal_id or "")
+    return _fit(head, reasons, link, limit)
+
+
+def data_feed_message(
+    facts: AlertFacts,
+    public_url: str,
+    last_session_at: datetime | None,
+    *,
+    repeat: bool = False,
+    limit: int = SMS_CHARS,
+) -> str:
+    since = ""
+    if last_session_at is not None:
+        local = last_session_at.astimezone(ZoneInfo(facts.time_zone))
+        since = f" since {local:%d/%m %H:%M}"
+    head = plain(f"{_prefix(repeat)}no milkings from {facts.unit or 'a robot'}{since}. ")
+    advice = ["check the robot and the farm PC agent"]
+    return _fit(head, advice, farm_link(public_url, facts.farm_id), limit)
+
+
+def digest_line(facts: AlertFacts) -> str:
+    if facts.kind == "data_feed":
+        return plain(f"{facts.unit or 'a robot'} silent")
+    risk = f" {round(facts.risk_score * 100)}%" if facts.risk_score is not None else ""
+    unit = f" ({facts.unit})" if facts.unit else ""
+    return plain(f"cow {facts.animal_id}{unit}{risk}")
+
+
+def digest_message(
+    facts: Sequence[AlertFacts],
+    farm_id: uuid.UUID,
+    public_url: str,
+    *,
+    repeat: bool = False,
+    limit: int = SMS_CHARS,
+) -> str:
+    """One message for many alerts: as many as fit, then how many more."""
+    n = len(facts)
+    head = f"{_prefix(repeat)}{n} new alert{'s' if n != 1 else ''}: "
+    link = farm_link(public_url, farm_id, "/alerts")
+    lines = [digest_line(f) for f in facts]
+    for shown in range(n, 0, -1):
+        items = lines[:shown] + ([f"+{n - shown} more"] if shown < n else [])
+        text = f"{head}{'; '.join(items)}. {link}"
+        if len(text) <= limit:
+            return text
+    return _fit(head, [f"{n} alerts"], link, limit)
+
+
+def test_message(farm_name: str, public_url: str, farm_id: uuid.UUID) -> str:
+    head = plain(f"Pecus: test message for {farm_name}. ")
+    return _fit(head, ["alerts will arrive here"], farm_link(public_url, farm_id), SMS_CHARS)
+
+
+def title_for(facts: AlertFacts) -> str:
+    """A subject line, for the channels that have one (e-mail, ntfy); SMS has none."""
+    if facts.kind == "data_feed":
+        return plain(f"Pecus: no milkings from {facts.unit or 'a robot'}")
+    level = "HIGH mastitis risk" if facts.critical else "mastitis risk"
+    return plain(f"Pecus: cow {facts.animal_id} {level}")
