@@ -277,3 +277,27 @@ async def test_escalation_past_the_critical_threshold_notifies_once(outbox_db: s
         conn.execute("UPDATE alerts SET level = 'critical' WHERE alert_id = %s", [alert])
     rows = outbox(outbox_db, farm)
     assert [(r["event"], r["critical"]) for r in rows] == [("created", False), ("escalated", True)]
+
+
+async def test_a_claimed_message_is_left_to_its_dispatcher_until_the_lease_runs_out(outbox_db: str) -> None:
+    farm = make_farm(outbox_db)
+    with receiver() as rec:
+        add_target(outbox_db, farm, rec.url("json"))
+        raise_alert(outbox_db, farm, animal="9")
+        clock = Clock()
+        # As another dispatcher leaves it when it dies mid-send: claimed, with a 2-minute lease.
+        with psycopg.connect(outbox_db) as conn:
+            conn.execute(
+                "UPDATE notifications SET status = 'sending', attempts = 1, claimed_until = %s"
+                " WHERE tenant_id = %s",
+                [clock.now + timedelta(minutes=2), farm],
+            )
+        dispatcher = Dispatcher(outbox_db, SETTINGS, clock=clock)
+        clock.advance(seconds=119)
+        assert (await deliver(dispatcher)).messages == 0
+        clock.advance(seconds=1)
+        assert (await deliver(dispatcher)).sent == 1
+    [request] = rec.requests
+    assert request.text.startswith("Pecus (repeat): cow 9 (Robot 2)")
+    [row] = outbox(outbox_db, farm)
+    assert (row["status"], row["attempts"]) == ("sent", 2)

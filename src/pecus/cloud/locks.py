@@ -11,6 +11,7 @@ another run a periodic job once per period between them.
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
@@ -29,8 +30,9 @@ RISK_SCAN_LOCK_ID = 0x7065637573_03
 
 async def connect_session(url: str) -> AsyncConnection[Any]:
     """An autocommit connection of its own (not from a pool): it holds session-level locks."""
+    # The process id in the name tells, in pg_stat_activity, which instance holds which lock.
     return await psycopg.AsyncConnection.connect(
-        url, autocommit=True, application_name="pecus-jobs", **CONNECT_OPTIONS
+        url, autocommit=True, application_name=f"pecus-jobs-{os.getpid()}", **CONNECT_OPTIONS
     )
 
 

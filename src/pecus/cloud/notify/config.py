@@ -10,6 +10,8 @@
   also wake it at once).
 - `PECUS_NOTIFY_LEASE_SECONDS` (120): how long a claimed message is left to its dispatcher before
   another may send it again. Longer than any one send (apprise's timeouts are a few seconds).
+- `PECUS_NOTIFY_LOCK_RETRY_SECONDS` (15): how often an instance that is not the dispatcher checks
+  whether the dispatcher's lock became free (its holder stopped).
 - `PECUS_NOTIFY_RETRY_SECONDS` (30) / `PECUS_NOTIFY_RETRY_MAX_SECONDS` (1800): first and longest
   retry delay; it doubles per attempt, ±20 % jitter.
 - `PECUS_NOTIFY_MAX_ATTEMPTS` (10): attempts before a message is marked failed.
@@ -49,6 +51,7 @@ class NotifySettings:
     public_url: str = "http://127.0.0.1:8000"
     poll_s: float = 5.0
     lease_s: float = 120.0
+    lock_retry_s: float = 15.0
     retry_base_s: float = 30.0
     retry_max_s: float = 1800.0
     max_attempts: int = 10
@@ -65,6 +68,7 @@ class NotifySettings:
             public_url=os.environ.get("PECUS_PUBLIC_URL", "").strip() or d.public_url,
             poll_s=_float_env("PECUS_NOTIFY_POLL_SECONDS", d.poll_s),
             lease_s=_float_env("PECUS_NOTIFY_LEASE_SECONDS", d.lease_s),
+            lock_retry_s=_float_env("PECUS_NOTIFY_LOCK_RETRY_SECONDS", d.lock_retry_s),
             retry_base_s=_float_env("PECUS_NOTIFY_RETRY_SECONDS", d.retry_base_s),
             retry_max_s=_float_env("PECUS_NOTIFY_RETRY_MAX_SECONDS", d.retry_max_s),
             max_attempts=_int_env("PECUS_NOTIFY_MAX_ATTEMPTS", d.max_attempts),

@@ -211,8 +211,9 @@ class Dispatcher:
         finally:
             await conn.close()
 
-    async def run(self, stop: asyncio.Event, *, lock_retry_s: float = 15.0) -> None:
+    async def run(self, stop: asyncio.Event) -> None:
         """Until `stop`: take the lock when free, then deliver, woken by new alerts or the poll."""
+        lock_retry_s = self.settings.lock_retry_s
         while not stop.is_set():
             conn: AsyncConnection[Any] | None = None
             try:
