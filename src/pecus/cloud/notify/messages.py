@@ -106,22 +106,24 @@ def reason_text(reason: Any) -> str:
 
 
 def _fit(head: str, items: Sequence[str], tail: str, limit: int, sep: str = ", ") -> str:
-    """`head` + as many of `items` as fit + `tail`, within `limit` characters. If not even the first
-    item fits whole, it is cut with '...'. The tail (the link) is never cut."""
+    """`head` + as many of `items` as fit + `tail` (the link, never cut), within `limit` characters.
+    A first item too long to fit whole is cut with '...'."""
+    head = head.rstrip()
     body = ""
     for item in items:
         candidate = f"{body}{sep}{item}" if body else item
-        if len(f"{head}{candidate}. {tail}") > limit:
-            if not body:
-                room = limit - len(f"{head}... {tail}") - 1
-                body = item[:room].rstrip() + "..." if room >= 8 else ""
+        if len(f"{head} {candidate}. {tail}") > limit:
+            room = limit - len(f"{head} ... {tail}")
+            if not body and room >= 8:
+                return f"{head} {item[:room].rstrip()}... {tail}"
             break
         body = candidate
-    text = f"{head}{body}. {tail}" if body else f"{head.rstrip(' .')}. {tail}"
-    if len(text) > limit:  # only a very long head (unit name) or link gets here
-        keep = max(limit - len(tail) - 4, 0)
-        text = f"{text[:keep].rstrip()}... {tail}"
-    return text
+    text = f"{head} {body}. {tail}" if body else f"{head} {tail}"
+    if len(text) <= limit:
+        return text
+    # Only a very long unit name or public URL gets here: keep the link, shorten the rest.
+    room = limit - len(tail) - 4
+    return f"{head[:room].rstrip()}... {tail}" if room >= 8 else tail
 
 
 def _prefix(repeat: bool) -> str:
@@ -145,7 +147,7 @@ def alert_message(
         risk = f" {'HIGH risk' if facts.critical else 'risk'} {round(facts.risk_score * 100)}%"
     elif facts.critical:
         risk = " HIGH risk"
-    head = f"{_prefix(repeat)}{cow}{risk}. "
+    head = f"{_prefix(repeat)}{cow}{risk}."
     reasons = [plain(t) for t in map(reason_text, facts.reasons) if t]
     link = cow_link(public_url, facts.farm_id, facts.animal_id or "")
     return _fit(head, reasons, link, limit)
@@ -163,8 +165,8 @@ def data_feed_message(
     if last_session_at is not None:
         local = last_session_at.astimezone(ZoneInfo(facts.time_zone))
         since = f" since {local:%d/%m %H:%M}"
-    head = plain(f"{_prefix(repeat)}no milkings from {facts.unit or 'a robot'}{since}. ")
-    advice = ["check the robot and the farm PC agent"]
+    head = plain(f"{_prefix(repeat)}no milkings from {facts.unit or 'a robot'}{since}.")
+    advice = ["Check the robot and the farm PC agent"]
     return _fit(head, advice, farm_link(public_url, facts.farm_id), limit)
 
 
@@ -186,20 +188,20 @@ def digest_message(
 ) -> str:
     """One message for many alerts: as many as fit, then how many more."""
     n = len(facts)
-    head = f"{_prefix(repeat)}{n} new alert{'s' if n != 1 else ''}: "
+    head = f"{_prefix(repeat)}{n} new alert{'s' if n != 1 else ''}:"
     link = farm_link(public_url, farm_id, "/alerts")
     lines = [digest_line(f) for f in facts]
     for shown in range(n, 0, -1):
         items = lines[:shown] + ([f"+{n - shown} more"] if shown < n else [])
-        text = f"{head}{'; '.join(items)}. {link}"
+        text = f"{head} {'; '.join(items)}. {link}"
         if len(text) <= limit:
             return text
     return _fit(head, [f"{n} alerts"], link, limit)
 
 
 def test_message(farm_name: str, public_url: str, farm_id: uuid.UUID) -> str:
-    head = plain(f"Pecus: test message for {farm_name}. ")
-    return _fit(head, ["alerts will arrive here"], farm_link(public_url, farm_id), SMS_CHARS)
+    head = plain(f"Pecus: test message for {farm_name}.")
+    return _fit(head, ["Alerts will arrive here"], farm_link(public_url, farm_id), SMS_CHARS)
 
 
 def title_for(facts: AlertFacts) -> str:
