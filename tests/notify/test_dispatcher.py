@@ -42,16 +42,16 @@ async def deliver(dispatcher: Dispatcher) -> PassResult:
     return result
 
 
-async def test_new_alert_is_delivered_once_with_the_farmer_text(outbox_db: str) -> None:
-    farm = make_farm(outbox_db)
+async def test_new_alert_is_delivered_once_with_the_farmer_text(own_db_url: str) -> None:
+    farm = make_farm(own_db_url)
     with receiver() as rec:
-        add_target(outbox_db, farm, rec.url("json"))
-        alert = raise_alert(outbox_db, farm, animal="1234", unit="Robot 2", risk=0.91)
-        [row] = outbox(outbox_db, farm)
+        add_target(own_db_url, farm, rec.url("json"))
+        alert = raise_alert(own_db_url, farm, animal="1234", unit="Robot 2", risk=0.91)
+        [row] = outbox(own_db_url, farm)
         assert (row["alert_id"], row["status"], row["event"]) == (alert, "pending", "created")
         assert row["critical"]  # 0.91 is above the farm's critical threshold
 
-        result = await deliver(Dispatcher(outbox_db, SETTINGS))
+        result = await deliver(Dispatcher(own_db_url, SETTINGS))
 
         assert (result.sent, result.messages) == (1, 1)
         [request] = rec.wait_for(1)
@@ -63,27 +63,27 @@ async def test_new_alert_is_delivered_once_with_the_farmer_text(outbox_db: str) 
         assert len(request.text) <= 160
         assert request.json["title"] == "Pecus: cow 1234 HIGH mastitis risk"
         assert request.idempotency_key and request.idempotency_key.startswith(f"pecus-{farm}-")
-        [row] = outbox(outbox_db, farm)
+        [row] = outbox(own_db_url, farm)
         assert (row["status"], row["attempts"], row["message"]) == ("sent", 1, expected)
         assert row["sent_at"] is not None and row["last_error"] is None
         # Nothing is due any more: a second run sends nothing.
-        again = await deliver(Dispatcher(outbox_db, SETTINGS))
+        again = await deliver(Dispatcher(own_db_url, SETTINGS))
         assert again.messages == 0
         assert len(rec.requests) == 1
 
 
-async def test_500_twice_then_200_is_delivered_once_with_its_attempts(outbox_db: str) -> None:
-    farm = make_farm(outbox_db)
+async def test_500_twice_then_200_is_delivered_once_with_its_attempts(own_db_url: str) -> None:
+    farm = make_farm(own_db_url)
     clock = Clock()
-    dispatcher = Dispatcher(outbox_db, SETTINGS, clock=clock)
+    dispatcher = Dispatcher(own_db_url, SETTINGS, clock=clock)
     with receiver(statuses=[500, 500, 200]) as rec:
-        add_target(outbox_db, farm, rec.url("json"))
-        raise_alert(outbox_db, farm)
+        add_target(own_db_url, farm, rec.url("json"))
+        raise_alert(own_db_url, farm)
         clock.sync()
 
         first = await deliver(dispatcher)
         assert (first.retrying, first.sent) == (1, 0)
-        [row] = outbox(outbox_db, farm)
+        [row] = outbox(own_db_url, farm)
         assert (row["status"], row["attempts"]) == ("pending", 1)
         assert "500" in row["last_error"]
         # Backoff: 30 s ±20 %. Not due yet a moment later.
@@ -95,7 +95,7 @@ async def test_500_twice_then_200_is_delivered_once_with_its_attempts(outbox_db:
         clock.advance(seconds=40)
         second = await deliver(dispatcher)
         assert second.retrying == 1
-        [row] = outbox(outbox_db, farm)
+        [row] = outbox(own_db_url, farm)
         assert (row["status"], row["attempts"]) == ("pending", 2)
         assert row["next_attempt_at"] > clock.now + timedelta(seconds=47)  # 60 s ±20 %
 
@@ -106,19 +106,19 @@ async def test_500_twice_then_200_is_delivered_once_with_its_attempts(outbox_db:
     assert [r.status for r in rec.requests] == [500, 500, 200]
     assert len(rec.accepted) == 1
     assert len({r.idempotency_key for r in rec.requests}) == 1  # one message, three attempts
-    [row] = outbox(outbox_db, farm)
+    [row] = outbox(own_db_url, farm)
     assert (row["status"], row["attempts"]) == ("sent", 3)
     assert "500" in row["last_error"]  # the history of the delivery stays readable
 
 
-async def test_a_channel_that_keeps_failing_ends_failed_after_the_last_attempt(outbox_db: str) -> None:
-    farm = make_farm(outbox_db)
+async def test_a_channel_that_keeps_failing_ends_failed_after_the_last_attempt(own_db_url: str) -> None:
+    farm = make_farm(own_db_url)
     clock = Clock()
     settings = NotifySettings(public_url=PUBLIC_URL, retry_base_s=1, retry_max_s=1, max_attempts=3)
-    dispatcher = Dispatcher(outbox_db, settings, clock=clock)
+    dispatcher = Dispatcher(own_db_url, settings, clock=clock)
     with receiver(statuses=[503] * 10) as rec:
-        add_target(outbox_db, farm, rec.url("json"))
-        raise_alert(outbox_db, farm)
+        add_target(own_db_url, farm, rec.url("json"))
+        raise_alert(own_db_url, farm)
         clock.sync()
         results = []
         for _ in range(5):
@@ -127,32 +127,32 @@ async def test_a_channel_that_keeps_failing_ends_failed_after_the_last_attempt(o
     assert [r.retrying for r in results] == [1, 1, 0, 0, 0]
     assert [r.failed for r in results] == [0, 0, 1, 0, 0]
     assert len(rec.requests) == 3
-    [row] = outbox(outbox_db, farm)
+    [row] = outbox(own_db_url, farm)
     assert (row["status"], row["attempts"]) == ("failed", 3)
     assert "503" in row["last_error"]
 
 
-async def test_an_unreachable_channel_is_retried_with_the_error_recorded(outbox_db: str) -> None:
-    farm = make_farm(outbox_db)
+async def test_an_unreachable_channel_is_retried_with_the_error_recorded(own_db_url: str) -> None:
+    farm = make_farm(own_db_url)
     with receiver() as rec:
         url = rec.url("json")
-    add_target(outbox_db, farm, url)  # the receiver is gone: connection refused
-    raise_alert(outbox_db, farm)
-    result = await deliver(Dispatcher(outbox_db, SETTINGS))
+    add_target(own_db_url, farm, url)  # the receiver is gone: connection refused
+    raise_alert(own_db_url, farm)
+    result = await deliver(Dispatcher(own_db_url, SETTINGS))
     assert result.retrying == 1
-    [row] = outbox(outbox_db, farm)
+    [row] = outbox(own_db_url, farm)
     assert row["status"] == "pending" and row["attempts"] == 1
     assert "connection" in row["last_error"].lower()
 
 
-async def test_each_target_gets_its_own_message_and_retries_alone(outbox_db: str) -> None:
-    farm = make_farm(outbox_db)
+async def test_each_target_gets_its_own_message_and_retries_alone(own_db_url: str) -> None:
+    farm = make_farm(own_db_url)
     clock = Clock()
-    dispatcher = Dispatcher(outbox_db, SETTINGS, clock=clock)
+    dispatcher = Dispatcher(own_db_url, SETTINGS, clock=clock)
     with receiver() as good, receiver(statuses=[500]) as flaky:
-        add_target(outbox_db, farm, good.url("json"))
-        add_target(outbox_db, farm, flaky.url("form"))
-        raise_alert(outbox_db, farm, animal="77")
+        add_target(own_db_url, farm, good.url("json"))
+        add_target(own_db_url, farm, flaky.url("form"))
+        raise_alert(own_db_url, farm, animal="77")
         clock.sync()
         first = await deliver(dispatcher)
         assert (first.sent, first.retrying) == (1, 1)
@@ -164,25 +164,25 @@ async def test_each_target_gets_its_own_message_and_retries_alone(outbox_db: str
     assert "cow 77" in flaky.requests[1].form["message"]
 
 
-async def test_quiet_hours_hold_a_warning_until_they_end_and_a_critical_goes_at_once(outbox_db: str) -> None:
+async def test_quiet_hours_hold_a_warning_until_they_end_and_a_critical_goes_at_once(own_db_url: str) -> None:
     # Quiet 22:00-06:00 in Rome; the clock is put at 23:30 Rome time, tonight.
-    farm = make_farm(outbox_db, time_zone="Europe/Rome", quiet=(time(22, 0), time(6, 0)))
+    farm = make_farm(own_db_url, time_zone="Europe/Rome", quiet=(time(22, 0), time(6, 0)))
     rome = datetime.now(UTC).astimezone(ZoneInfo("Europe/Rome"))
     night = rome.replace(hour=23, minute=30, second=0, microsecond=0)
     if night < rome:
         night += timedelta(days=1)
     clock = Clock(night.astimezone(UTC))
-    dispatcher = Dispatcher(outbox_db, SETTINGS, clock=clock)
+    dispatcher = Dispatcher(own_db_url, SETTINGS, clock=clock)
     with receiver() as rec:
-        add_target(outbox_db, farm, rec.url("json"))
-        warning = raise_alert(outbox_db, farm, animal="11", risk=0.6)
-        critical = raise_alert(outbox_db, farm, animal="22", risk=0.93)
+        add_target(own_db_url, farm, rec.url("json"))
+        warning = raise_alert(own_db_url, farm, animal="11", risk=0.6)
+        critical = raise_alert(own_db_url, farm, animal="22", risk=0.93)
 
         at_night = await deliver(dispatcher)
         assert (at_night.sent, at_night.held) == (1, 1)
         [first] = rec.wait_for(1)
         assert "cow 22" in first.text
-        rows = {r["alert_id"]: r for r in outbox(outbox_db, farm)}
+        rows = {r["alert_id"]: r for r in outbox(own_db_url, farm)}
         assert rows[critical]["status"] == "sent"
         assert rows[warning]["status"] == "held"
         morning = (night + timedelta(days=1)).replace(hour=6, minute=0)
@@ -194,19 +194,19 @@ async def test_quiet_hours_hold_a_warning_until_they_end_and_a_critical_goes_at_
         released = await deliver(dispatcher)
         assert released.sent == 1
     assert [("cow 22" in r.text, "cow 11" in r.text) for r in rec.requests] == [(True, False), (False, True)]
-    assert {r["status"] for r in outbox(outbox_db, farm)} == {"sent"}
+    assert {r["status"] for r in outbox(own_db_url, farm)} == {"sent"}
 
 
-async def test_digest_sends_one_message_for_the_warnings_and_criticals_at_once(outbox_db: str) -> None:
-    farm = make_farm(outbox_db, digest_hours=6)
+async def test_digest_sends_one_message_for_the_warnings_and_criticals_at_once(own_db_url: str) -> None:
+    farm = make_farm(own_db_url, digest_hours=6)
     clock = Clock()
-    dispatcher = Dispatcher(outbox_db, SETTINGS, clock=clock)
+    dispatcher = Dispatcher(own_db_url, SETTINGS, clock=clock)
     with receiver() as rec:
-        add_target(outbox_db, farm, rec.url("json"))
+        add_target(own_db_url, farm, rec.url("json"))
         for animal, risk in (("101", 0.62), ("102", 0.71), ("103", 0.55)):
-            raise_alert(outbox_db, farm, animal=animal, risk=risk)
-        raise_alert(outbox_db, farm, animal="104", risk=0.95)
-        rows = outbox(outbox_db, farm)
+            raise_alert(own_db_url, farm, animal=animal, risk=risk)
+        raise_alert(own_db_url, farm, animal="104", risk=0.95)
+        rows = outbox(own_db_url, farm)
         assert [r["digest"] for r in rows] == [True, True, True, False]
         clock.sync()
 
@@ -221,42 +221,42 @@ async def test_digest_sends_one_message_for_the_warnings_and_criticals_at_once(o
         "Pecus: 3 new alerts: cow 102 (Robot 2) 71%; cow 101 (Robot 2) 62%; cow 103 (Robot 2) 55%."
         f" {PUBLIC_URL}/farms/{farm}/alerts"
     )
-    assert {r["status"] for r in outbox(outbox_db, farm)} == {"sent"}
+    assert {r["status"] for r in outbox(own_db_url, farm)} == {"sent"}
 
 
-async def test_an_alert_closed_before_its_message_went_out_is_not_sent(outbox_db: str) -> None:
-    farm = make_farm(outbox_db, quiet=(time(0, 0), time(23, 59)))
+async def test_an_alert_closed_before_its_message_went_out_is_not_sent(own_db_url: str) -> None:
+    farm = make_farm(own_db_url, quiet=(time(0, 0), time(23, 59)))
     with receiver() as rec:
-        add_target(outbox_db, farm, rec.url("json"))
-        alert = raise_alert(outbox_db, farm, risk=0.6)
+        add_target(own_db_url, farm, rec.url("json"))
+        alert = raise_alert(own_db_url, farm, risk=0.6)
         clock = Clock(datetime.now(UTC).replace(hour=12))
         if clock.now < datetime.now(UTC):
             clock.advance(days=1)
-        assert (await deliver(Dispatcher(outbox_db, SETTINGS, clock=clock))).held == 1
-        set_alert_status(outbox_db, farm, alert, "false_positive")  # the farmer looked first
+        assert (await deliver(Dispatcher(own_db_url, SETTINGS, clock=clock))).held == 1
+        set_alert_status(own_db_url, farm, alert, "false_positive")  # the farmer looked first
         clock.advance(hours=12)
-        result = await deliver(Dispatcher(outbox_db, SETTINGS, clock=clock))
+        result = await deliver(Dispatcher(own_db_url, SETTINGS, clock=clock))
     assert (result.skipped, result.messages) == (1, 0)
     assert rec.requests == []
-    [row] = outbox(outbox_db, farm)
+    [row] = outbox(own_db_url, farm)
     assert row["status"] == "skipped" and "closed" in row["last_error"]
 
 
-async def test_a_removed_target_is_skipped(outbox_db: str) -> None:
-    farm = make_farm(outbox_db)
+async def test_a_removed_target_is_skipped(own_db_url: str) -> None:
+    farm = make_farm(own_db_url)
     with receiver() as rec:
-        target = add_target(outbox_db, farm, rec.url("json"))
-        raise_alert(outbox_db, farm)
-        with psycopg.connect(outbox_db) as conn:
+        target = add_target(own_db_url, farm, rec.url("json"))
+        raise_alert(own_db_url, farm)
+        with psycopg.connect(own_db_url) as conn:
             conn.execute("DELETE FROM notification_targets WHERE target_id = %s", [target])
-        result = await deliver(Dispatcher(outbox_db, SETTINGS))
+        result = await deliver(Dispatcher(own_db_url, SETTINGS))
     assert (result.skipped, rec.requests) == (1, [])
 
 
-async def test_outbox_rows_live_and_die_with_the_alert_transaction(outbox_db: str) -> None:
-    farm = make_farm(outbox_db)
-    add_target(outbox_db, farm, "json://notify.example.test/hook")
-    with psycopg.connect(outbox_db) as conn:
+async def test_outbox_rows_live_and_die_with_the_alert_transaction(own_db_url: str) -> None:
+    farm = make_farm(own_db_url)
+    add_target(own_db_url, farm, "json://notify.example.test/hook")
+    with psycopg.connect(own_db_url) as conn:
         conn.execute(
             "INSERT INTO alerts (tenant_id, animal_id, unit, risk_score) VALUES (%s, '5', 'Robot 1', 0.7)",
             [farm],
@@ -264,40 +264,40 @@ async def test_outbox_rows_live_and_die_with_the_alert_transaction(outbox_db: st
         row = conn.execute("SELECT count(*) FROM notifications WHERE tenant_id = %s", [farm]).fetchone()
         assert row == (1,)  # written by the same transaction...
         conn.rollback()
-    assert outbox(outbox_db, farm) == []  # ...and gone with it
+    assert outbox(own_db_url, farm) == []  # ...and gone with it
 
 
-async def test_escalation_past_the_critical_threshold_notifies_once(outbox_db: str) -> None:
-    farm = make_farm(outbox_db, critical_threshold=0.85)
-    add_target(outbox_db, farm, "json://notify.example.test/hook")
-    alert = raise_alert(outbox_db, farm, risk=0.6)
-    with psycopg.connect(outbox_db) as conn:
+async def test_escalation_past_the_critical_threshold_notifies_once(own_db_url: str) -> None:
+    farm = make_farm(own_db_url, critical_threshold=0.85)
+    add_target(own_db_url, farm, "json://notify.example.test/hook")
+    alert = raise_alert(own_db_url, farm, risk=0.6)
+    with psycopg.connect(own_db_url) as conn:
         for risk in (0.7, 0.88, 0.95):  # the AI engine updating the open alert
             conn.execute("UPDATE alerts SET risk_score = %s WHERE alert_id = %s", [risk, alert])
         conn.execute("UPDATE alerts SET level = 'critical' WHERE alert_id = %s", [alert])
-    rows = outbox(outbox_db, farm)
+    rows = outbox(own_db_url, farm)
     assert [(r["event"], r["critical"]) for r in rows] == [("created", False), ("escalated", True)]
 
 
-async def test_a_claimed_message_is_left_to_its_dispatcher_until_the_lease_runs_out(outbox_db: str) -> None:
-    farm = make_farm(outbox_db)
+async def test_a_claimed_message_is_left_to_its_dispatcher_until_the_lease_runs_out(own_db_url: str) -> None:
+    farm = make_farm(own_db_url)
     with receiver() as rec:
-        add_target(outbox_db, farm, rec.url("json"))
-        raise_alert(outbox_db, farm, animal="9")
+        add_target(own_db_url, farm, rec.url("json"))
+        raise_alert(own_db_url, farm, animal="9")
         clock = Clock()
         # As another dispatcher leaves it when it dies mid-send: claimed, with a 2-minute lease.
-        with psycopg.connect(outbox_db) as conn:
+        with psycopg.connect(own_db_url) as conn:
             conn.execute(
                 "UPDATE notifications SET status = 'sending', attempts = 1, claimed_until = %s"
                 " WHERE tenant_id = %s",
                 [clock.now + timedelta(minutes=2), farm],
             )
-        dispatcher = Dispatcher(outbox_db, SETTINGS, clock=clock)
+        dispatcher = Dispatcher(own_db_url, SETTINGS, clock=clock)
         clock.advance(seconds=119)
         assert (await deliver(dispatcher)).messages == 0
         clock.advance(seconds=1)
         assert (await deliver(dispatcher)).sent == 1
     [request] = rec.requests
     assert request.text.startswith("Pecus (repeat): cow 9 (Robot 2)")
-    [row] = outbox(outbox_db, farm)
+    [row] = outbox(own_db_url, farm)
     assert (row["status"], row["attempts"]) == ("sent", 2)

@@ -82,21 +82,21 @@ def sent_mid_request_then_killed(url: str, farm: uuid.UUID, rec: Receiver) -> st
     ],
 )
 def test_killed_between_sending_and_marking_resends_once_as_a_repeat(
-    outbox_db: str, scheme: str, same_key: bool
+    own_db_url: str, scheme: str, same_key: bool
 ) -> None:
-    farm = make_farm(outbox_db)
+    farm = make_farm(own_db_url)
     with receiver() as rec:
-        add_target(outbox_db, farm, rec.url(scheme, "/pecus-alerts"))
-        raise_alert(outbox_db, farm, animal="1234", risk=0.91)
-        first_text = sent_mid_request_then_killed(outbox_db, farm, rec)
+        add_target(own_db_url, farm, rec.url(scheme, "/pecus-alerts"))
+        raise_alert(own_db_url, farm, animal="1234", risk=0.91)
+        first_text = sent_mid_request_then_killed(own_db_url, farm, rec)
         assert first_text.startswith("Pecus: cow 1234 (Robot 2) HIGH risk 91%.")
 
         # Once the claim's lease has run out, the message goes again, exactly once more.
-        wait_until(lambda: lease_over(outbox_db, farm), what="the claim's lease to run out")
-        restarted = summary_of(pecus("dispatch", "--once", database_url=outbox_db, env=ENV))
+        wait_until(lambda: lease_over(own_db_url, farm), what="the claim's lease to run out")
+        restarted = summary_of(pecus("dispatch", "--once", database_url=own_db_url, env=ENV))
         assert (restarted["sent"], restarted["messages"]) == (1, 1)
         requests = rec.wait_for(2)
-        again = summary_of(pecus("dispatch", "--once", database_url=outbox_db, env=ENV))
+        again = summary_of(pecus("dispatch", "--once", database_url=own_db_url, env=ENV))
         assert again["messages"] == 0
 
     assert len(requests) == 2
@@ -106,35 +106,35 @@ def test_killed_between_sending_and_marking_resends_once_as_a_repeat(
         assert len(keys) == 1 and None not in keys
     else:
         assert keys == {None}
-    [row] = outbox(outbox_db, farm)
+    [row] = outbox(own_db_url, farm)
     assert (row["status"], row["attempts"]) == ("sent", 2)
 
 
-def test_killed_mid_send_and_alert_closed_meanwhile_is_not_sent_again(outbox_db: str) -> None:
-    farm = make_farm(outbox_db)
+def test_killed_mid_send_and_alert_closed_meanwhile_is_not_sent_again(own_db_url: str) -> None:
+    farm = make_farm(own_db_url)
     with receiver() as rec:
-        add_target(outbox_db, farm, rec.url("json"))
-        alert = raise_alert(outbox_db, farm, risk=0.91)
-        sent_mid_request_then_killed(outbox_db, farm, rec)
-        set_alert_status(outbox_db, farm, alert, "false_positive")
-        wait_until(lambda: lease_over(outbox_db, farm), what="the claim's lease to run out")
-        restarted = summary_of(pecus("dispatch", "--once", database_url=outbox_db, env=ENV))
+        add_target(own_db_url, farm, rec.url("json"))
+        alert = raise_alert(own_db_url, farm, risk=0.91)
+        sent_mid_request_then_killed(own_db_url, farm, rec)
+        set_alert_status(own_db_url, farm, alert, "false_positive")
+        wait_until(lambda: lease_over(own_db_url, farm), what="the claim's lease to run out")
+        restarted = summary_of(pecus("dispatch", "--once", database_url=own_db_url, env=ENV))
     assert (restarted["skipped"], restarted["messages"]) == (1, 0)
     assert len(rec.requests) == 1
-    [row] = outbox(outbox_db, farm)
+    [row] = outbox(own_db_url, farm)
     assert row["status"] == "skipped"
 
 
-def test_two_dispatchers_at_once_one_sends(outbox_db: str) -> None:
-    farm = make_farm(outbox_db)
+def test_two_dispatchers_at_once_one_sends(own_db_url: str) -> None:
+    farm = make_farm(own_db_url)
     with receiver() as rec:
-        add_target(outbox_db, farm, rec.url("json"))
+        add_target(own_db_url, farm, rec.url("json"))
         for animal in ("1", "2", "3"):
-            raise_alert(outbox_db, farm, animal=animal, risk=0.9)
+            raise_alert(own_db_url, farm, animal=animal, risk=0.9)
         rec.hold()
-        first = pecus("dispatch", "--once", database_url=outbox_db, env=ENV)
+        first = pecus("dispatch", "--once", database_url=own_db_url, env=ENV)
         rec.wait_for(1)  # the first holds the lock and is sending
-        second = summary_of(pecus("dispatch", "--once", database_url=outbox_db, env=ENV))
+        second = summary_of(pecus("dispatch", "--once", database_url=own_db_url, env=ENV))
         rec.release()
         first_summary = summary_of(first)
     assert second == {"lock": False}
@@ -142,7 +142,7 @@ def test_two_dispatchers_at_once_one_sends(outbox_db: str) -> None:
     assert len(rec.requests) == 3
     assert len({r.idempotency_key for r in rec.requests}) == 3
     assert sorted(r.text.split(" (")[0] for r in rec.requests) == [f"Pecus: cow {n}" for n in "123"]
-    assert [(r["status"], r["attempts"]) for r in outbox(outbox_db, farm)] == [("sent", 1)] * 3
+    assert [(r["status"], r["attempts"]) for r in outbox(own_db_url, farm)] == [("sent", 1)] * 3
 
 
 def lock_holder(url: str) -> int | None:
@@ -173,28 +173,28 @@ def dispatchers(url: str, count: int) -> Iterator[dict[int, subprocess.Popen[byt
 
 
 def test_running_dispatchers_deliver_each_alert_once_and_take_over_when_the_holder_dies(
-    outbox_db: str,
+    own_db_url: str,
 ) -> None:
-    farm = make_farm(outbox_db)
-    with receiver() as rec, dispatchers(outbox_db, 2) as procs:
-        add_target(outbox_db, farm, rec.url("json"))
-        holder = wait_until(lambda: lock_holder(outbox_db), what="a dispatcher to take the lock")
+    farm = make_farm(own_db_url)
+    with receiver() as rec, dispatchers(own_db_url, 2) as procs:
+        add_target(own_db_url, farm, rec.url("json"))
+        holder = wait_until(lambda: lock_holder(own_db_url), what="a dispatcher to take the lock")
         assert holder in procs
         for animal in ("1", "2", "3", "4"):
-            raise_alert(outbox_db, farm, animal=animal, risk=0.9)
+            raise_alert(own_db_url, farm, animal=animal, risk=0.9)
         rec.wait_for(4)
-        wait_until(lambda: all(r["status"] == "sent" for r in outbox(outbox_db, farm)), what="4 marked sent")
-        assert lock_holder(outbox_db) == holder
+        wait_until(lambda: all(r["status"] == "sent" for r in outbox(own_db_url, farm)), what="4 marked sent")
+        assert lock_holder(own_db_url) == holder
 
         kill(procs[holder])
         other = wait_until(
-            lambda: (pid := lock_holder(outbox_db)) != holder and pid,
+            lambda: (pid := lock_holder(own_db_url)) != holder and pid,
             what="the other dispatcher to take over",
         )
         assert other in procs and other != holder
-        raise_alert(outbox_db, farm, animal="5", risk=0.9)
+        raise_alert(own_db_url, farm, animal="5", risk=0.9)
         requests = rec.wait_for(5)
         time.sleep(0.5)  # a duplicate, if any, would arrive now
     assert len(rec.requests) == 5
     assert sorted(r.text.split(" (")[0] for r in requests) == [f"Pecus: cow {n}" for n in "12345"]
-    assert [(r["status"], r["attempts"]) for r in outbox(outbox_db, farm)] == [("sent", 1)] * 5
+    assert [(r["status"], r["attempts"]) for r in outbox(own_db_url, farm)] == [("sent", 1)] * 5

@@ -118,3 +118,23 @@ def summary_of(proc: subprocess.Popen[bytes], timeout: float = 60.0) -> dict[str
     assert lines, err.decode(errors="replace")[-3000:]
     result: dict[str, Any] = orjson.loads(lines[-1])
     return result
+
+
+async def store_sessions(
+    url: str, farm: uuid.UUID, rows: list[dict[str, Any]], source: str = "delpro"
+) -> None:
+    """Store milkings through ingest's own write path (as an agent upload would)."""
+    from datetime import UTC, datetime
+
+    from pecus.cloud.ingest import ParsedBatch, store_batch
+    from pecus.cloud.tenancy import make_pool
+    from pecus.contract import AgentInfo, MilkingSession
+
+    sessions = [MilkingSession.model_validate(r) for r in rows]
+    pool = make_pool(url, max_size=1)
+    await pool.open()
+    try:
+        batch = ParsedBatch(str(farm), source, AgentInfo(version="test"), None, sessions)
+        await store_batch(pool, farm, batch, key_id=None, started_at=datetime.now(UTC))
+    finally:
+        await pool.close()
