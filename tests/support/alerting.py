@@ -123,18 +123,19 @@ def summary_of(proc: subprocess.Popen[bytes], timeout: float = 60.0) -> dict[str
 async def store_sessions(
     url: str, farm: uuid.UUID, rows: list[dict[str, Any]], source: str = "delpro"
 ) -> None:
-    """Store milkings through ingest's own write path (as an agent upload would)."""
+    """Store milkings through ingest's own validation and write path (as an agent upload would)."""
     from datetime import UTC, datetime
 
-    from pecus.cloud.ingest import ParsedBatch, store_batch
+    from pecus.cloud.batch_validation import validate_rows
+    from pecus.cloud.ingest import store_batch
     from pecus.cloud.tenancy import make_pool
-    from pecus.contract import AgentInfo, MilkingSession
+    from pecus.contract import IngestBatch
 
-    sessions = [MilkingSession.model_validate(r) for r in rows]
+    envelope = {"farm_id": str(farm), "source": source, "agent": {"version": "test"}, "rows": rows}
+    parsed = validate_rows(IngestBatch.model_validate(envelope), max_batch_size=100_000)
     pool = make_pool(url, max_size=1)
     await pool.open()
     try:
-        batch = ParsedBatch(str(farm), source, AgentInfo(version="test"), None, sessions)
-        await store_batch(pool, farm, batch, key_id=None, started_at=datetime.now(UTC))
+        await store_batch(pool, farm, parsed, key_id=None, started_at=datetime.now(UTC))
     finally:
         await pool.close()
