@@ -86,6 +86,26 @@ def test_reasons_in_every_shape_the_engine_may_write() -> None:
     assert messages.reason_text("milk yield down") == "milk yield down"
 
 
+@pytest.mark.parametrize(
+    ("reason", "short"),
+    [
+        ({"signal": "conductivity", "quarter": "lr", "value": 0.3412, "text": "rear-left"}, "LR cond +34%"),
+        ({"signal": "quarter_ratio", "quarter": "rf", "value": 1.27}, "RF +27% vs other quarters"),
+        ({"signal": "quarter_yield", "quarter": "lf", "value": -0.22}, "LF yield -22%"),
+        ({"signal": "yield", "value": -0.184, "text": "yield −18 % vs expected"}, "yield -18%"),
+        ({"signal": "blood", "value": 1240.0}, "blood 1240 ppm"),
+        ({"signal": "cell_count", "value": 450.0}, "SCC 450k"),
+        ({"signal": "mdi", "value": 2.14}, "MDi 2.1"),
+        ({"signal": "interval", "value": 15.2}, "15 h since last milking"),
+        ({"signal": "kickoff", "value": 3.0}, "3 kick-offs"),
+        # A quarter signal without its quarter keeps the engine's words.
+        ({"signal": "conductivity", "value": 0.3, "text": "conductivity +30 %"}, "conductivity +30 %"),
+    ],
+)  # fmt: skip
+def test_the_ai_engines_reasons_are_written_short(reason: dict[str, object], short: str) -> None:
+    assert messages.reason_text(reason) == short
+
+
 def test_repeat_is_marked() -> None:
     assert messages.alert_message(facts(), URL, repeat=True).startswith("Pecus (repeat): cow 1234")
 

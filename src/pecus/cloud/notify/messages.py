@@ -86,23 +86,48 @@ def _signal_label(signal: str) -> str:
     return _SIGNALS.get(name, name.replace("_", " "))
 
 
+def _pct(fraction: float) -> str:
+    return f"{fraction * 100:+.0f}%"
+
+
+# The AI engine's reasons (`pecus.ai.reasons`): {"signal", "value", "text", "quarter"?}; the value's
+# meaning depends on the signal. Written short here, in the words DelPro's own screens use.
+_COMPACT = {
+    "conductivity": lambda q, v: f"{q} cond {_pct(v)}",
+    "quarter_ratio": lambda q, v: f"{q} {_pct(v - 1)} vs other quarters",
+    "quarter_yield": lambda q, v: f"{q} yield {_pct(v)}",
+    "yield": lambda q, v: f"yield {_pct(v)}",
+    "flow": lambda q, v: f"flow {_pct(v)}",
+    "blood": lambda q, v: f"blood {v:.0f} ppm",
+    "cell_count": lambda q, v: f"SCC {v:.0f}k",
+    "mdi": lambda q, v: f"MDi {v:.1f}",
+    "interval": lambda q, v: f"{v:.0f} h since last milking",
+    "kickoff": lambda q, v: f"{v:.0f} kick-offs",
+    "incomplete": lambda q, v: f"{v:.0f} incomplete",
+}
+
+
 def reason_text(reason: Any) -> str:
-    """One reason, short. The AI engine writes reasons as objects with a `signal` and a relative
-    change (`change_pct`), or a ready `text`; anything else is shown as it is."""
-    if isinstance(reason, dict):
-        signal = reason.get("signal")
-        change = reason.get("change_pct")
-        if isinstance(signal, str) and isinstance(change, int | float):
-            return f"{_signal_label(signal)} {change:+.0f}%"
-        if isinstance(signal, str) and reason.get("value") is True:
-            return _signal_label(signal)
-        text = reason.get("text")
-        if isinstance(text, str):
-            return text
-        if isinstance(signal, str):
-            return _signal_label(signal)
-        return ""
-    return str(reason)
+    """One reason, short enough for an SMS. Understands the AI engine's reasons (`signal`, `value`,
+    `quarter`), a relative change (`signal`, `change_pct`), or falls back to the reason's `text`."""
+    if not isinstance(reason, dict):
+        return str(reason)
+    signal, value = reason.get("signal"), reason.get("value")
+    quarter = _QUARTERS.get(str(reason.get("quarter", "")).lower(), "")
+    compact = _COMPACT.get(signal) if isinstance(signal, str) else None
+    if compact is not None and isinstance(value, int | float) and not isinstance(value, bool):
+        needs_quarter = signal in ("conductivity", "quarter_ratio", "quarter_yield")
+        if quarter or not needs_quarter:
+            return compact(quarter, float(value)).strip()
+    change = reason.get("change_pct")
+    if isinstance(signal, str) and isinstance(change, int | float):
+        return f"{_signal_label(signal)} {change:+.0f}%"
+    if isinstance(signal, str) and value is True:
+        return _signal_label(signal)
+    text = reason.get("text")
+    if isinstance(text, str):
+        return text
+    return _signal_label(signal) if isinstance(signal, str) else ""
 
 
 def _fit(head: str, items: Sequence[str], tail: str, limit: int, sep: str = ", ") -> str:
