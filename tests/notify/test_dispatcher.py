@@ -301,3 +301,25 @@ async def test_a_claimed_message_is_left_to_its_dispatcher_until_the_lease_runs_
     assert request.text.startswith("Pecus (repeat): cow 9 (Robot 2)")
     [row] = outbox(own_db_url, farm)
     assert (row["status"], row["attempts"]) == ("sent", 2)
+
+
+async def test_a_held_warning_is_dropped_once_its_escalation_went_out(own_db_url: str) -> None:
+    farm = make_farm(own_db_url, quiet=(time(0, 0), time(23, 59)), critical_threshold=0.85)
+    with receiver() as rec:
+        add_target(own_db_url, farm, rec.url("json"))
+        alert = raise_alert(own_db_url, farm, animal="31", risk=0.6)
+        clock = Clock(datetime.now(UTC).replace(hour=12) + timedelta(days=1))
+        dispatcher = Dispatcher(own_db_url, SETTINGS, clock=clock)
+        assert (await deliver(dispatcher)).held == 1  # quiet: the warning waits
+        with psycopg.connect(own_db_url) as conn:  # the AI engine escalates the open alert
+            conn.execute("UPDATE alerts SET risk_score = 0.93 WHERE alert_id = %s", [alert])
+        assert (await deliver(dispatcher)).sent == 1  # critical: at once, despite quiet hours
+        clock.advance(hours=12)
+        after_quiet = await deliver(dispatcher)
+    assert (after_quiet.skipped, after_quiet.messages) == (1, 0)
+    [request] = rec.requests
+    assert request.text.startswith("Pecus: cow 31 (Robot 2) HIGH risk 93%.")
+    assert [(r["event"], r["status"]) for r in outbox(own_db_url, farm)] == [
+        ("created", "skipped"),
+        ("escalated", "sent"),
+    ]

@@ -27,6 +27,10 @@ What a crash does, by the step it interrupts:
  * a failed attempt (the channel answered an error, or timed out) is retried with backoff;
    a timeout may also mean "received but not confirmed", the same at-least-once case.
 
+A row is skipped, not sent, when its target was removed, its alert was closed (false positive,
+resolved) before it went out, or it is a held warning whose alert's critical message (escalation)
+already went to the same target.
+
 Quiet hours and digests are decided here, at delivery time, from the farm's current settings:
 a non-critical row due inside the farm's quiet hours is `held` until they end; rows flagged
 `digest` of one target go out together as one message when the oldest is due.
@@ -74,7 +78,11 @@ def idempotency_key(tenant: uuid.UUID, ids: Sequence[int]) -> str:
 _DUE = """
 SELECT n.tenant_id, n.notification_id, n.alert_id, n.target_id, n.critical, n.digest, n.status,
        n.attempts, t.time_zone, t.quiet_hours_start, t.quiet_hours_end,
-       a.status AS alert_status, nt.target_id IS NOT NULL AS target_exists
+       a.status AS alert_status, nt.target_id IS NOT NULL AS target_exists,
+       n.event = 'created' AND NOT n.critical AND EXISTS (
+           SELECT 1 FROM public.notifications e
+           WHERE e.tenant_id = n.tenant_id AND e.alert_id = n.alert_id AND e.target_id = n.target_id
+             AND e.event = 'escalated' AND e.status = 'sent') AS superseded
 FROM (
     SELECT * FROM public.notifications
     WHERE status IN ('pending', 'held') AND next_attempt_at <= %(now)s
@@ -92,7 +100,11 @@ LIMIT %(limit)s
 _DIGEST_GROUP = """
 SELECT n.tenant_id, n.notification_id, n.alert_id, n.target_id, n.critical, n.digest, n.status,
        n.attempts, t.time_zone, t.quiet_hours_start, t.quiet_hours_end,
-       a.status AS alert_status, nt.target_id IS NOT NULL AS target_exists
+       a.status AS alert_status, nt.target_id IS NOT NULL AS target_exists,
+       n.event = 'created' AND NOT n.critical AND EXISTS (
+           SELECT 1 FROM public.notifications e
+           WHERE e.tenant_id = n.tenant_id AND e.alert_id = n.alert_id AND e.target_id = n.target_id
+             AND e.event = 'escalated' AND e.status = 'sent') AS superseded
 FROM public.notifications n
 JOIN public.tenants t ON t.tenant_id = n.tenant_id
 LEFT JOIN public.alerts a ON a.tenant_id = n.tenant_id AND a.alert_id = n.alert_id
@@ -292,16 +304,17 @@ class Dispatcher:
     ) -> _Delivery | None:
         """Skip what should not go, hold what must wait; the rest becomes one delivery."""
         tenant = rows[0]["tenant_id"]
-        gone = [r["notification_id"] for r in rows if not r["target_exists"]]
-        closed = [
-            r["notification_id"] for r in rows if r["target_exists"] and r["alert_status"] in CLOSED_ALERT
-        ]
-        await self._update(conn, _SKIP, tenant, gone, now, reason="the notification target was removed")
-        await self._update(
-            conn, _SKIP, tenant, closed, now, reason="the alert was closed before the message went out"
-        )
-        result.skipped += len(gone) + len(closed)
-        live = [r for r in rows if r["notification_id"] not in set(gone) | set(closed)]
+        skipped: set[int] = set()
+        for reason, test in (
+            ("the notification target was removed", lambda r: not r["target_exists"]),
+            ("the alert was closed before the message went out", lambda r: r["alert_status"] in CLOSED_ALERT),
+            ("the alert's critical message went out first", lambda r: r["superseded"]),
+        ):
+            ids = [r["notification_id"] for r in rows if r["notification_id"] not in skipped and test(r)]
+            await self._update(conn, _SKIP, tenant, ids, now, reason=reason)
+            skipped.update(ids)
+        result.skipped += len(skipped)
+        live = [r for r in rows if r["notification_id"] not in skipped]
         if not live:
             return None
         if digest and any(r["status"] == "sending" for r in live):
