@@ -4,6 +4,8 @@ digests are stepped through without sleeping."""
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -14,6 +16,7 @@ from pecus.cloud.notify.config import NotifySettings
 from pecus.cloud.notify.dispatcher import Dispatcher, PassResult
 from tests.support.alerting import add_target, make_farm, outbox, raise_alert, set_alert_status
 from tests.support.receiver import receiver
+from tests.support.tcp_proxy import tcp_proxy
 
 pytestmark = pytest.mark.anyio
 
@@ -323,3 +326,62 @@ async def test_a_held_warning_is_dropped_once_its_escalation_went_out(own_db_url
         ("created", "skipped"),
         ("escalated", "sent"),
     ]
+
+
+async def wait_for(probe: Callable[[], Awaitable[bool]], what: str, timeout: float = 30.0) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not await probe():
+        if asyncio.get_running_loop().time() > deadline:
+            raise TimeoutError(f"timed out waiting for {what}")
+        await asyncio.sleep(0.05)
+
+
+async def test_a_dispatcher_cut_off_from_the_database_hands_over_without_double_sending(
+    own_db_url: str,
+) -> None:
+    farm = make_farm(own_db_url)
+    info = psycopg.conninfo.conninfo_to_dict(own_db_url)
+    host = str(info.get("host") or "127.0.0.1")
+    port = int(info.get("port") or 5432)
+    fast = NotifySettings(public_url=PUBLIC_URL, poll_s=0.2, lock_retry_s=0.2)
+    stop = asyncio.Event()
+
+    async def lock_taken() -> bool:
+        async with await psycopg.AsyncConnection.connect(own_db_url) as conn:
+            cur = await conn.execute(
+                "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted"
+                " AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+            )
+            row = await cur.fetchone()
+        return bool(row and row[0])
+
+    def delivered(n: int) -> Callable[[], Awaitable[bool]]:
+        async def probe() -> bool:
+            return len(rec.requests) >= n and all(r["status"] == "sent" for r in outbox(own_db_url, farm))
+
+        return probe
+
+    with receiver() as rec, tcp_proxy(host, port) as proxy:
+        add_target(own_db_url, farm, rec.url("json"))
+        far_url = psycopg.conninfo.make_conninfo(own_db_url, host="127.0.0.1", port=proxy.port)
+        far = asyncio.create_task(Dispatcher(far_url, fast).run(stop))
+        await wait_for(lock_taken, "the first dispatcher to take the lock")
+        near = asyncio.create_task(Dispatcher(own_db_url, fast).run(stop))
+        raise_alert(own_db_url, farm, animal="1")
+        await wait_for(delivered(1), "cow 1 delivered")
+
+        proxy.stop()  # the holder's network to the database is cut: PostgreSQL drops its lock
+        raise_alert(own_db_url, farm, animal="2")
+        await wait_for(delivered(2), "cow 2 delivered by the other dispatcher")
+        proxy.start()  # back: it finds the lock taken and stays idle
+        raise_alert(own_db_url, farm, animal="3")
+        await wait_for(delivered(3), "cow 3 delivered")
+        await asyncio.sleep(1.0)  # a second copy, if any, would arrive now
+        stop.set()
+        await asyncio.gather(far, near)
+    assert sorted(r.text.split(" (")[0] for r in rec.requests) == [
+        "Pecus: cow 1",
+        "Pecus: cow 2",
+        "Pecus: cow 3",
+    ]
+    assert [(r["status"], r["attempts"]) for r in outbox(own_db_url, farm)] == [("sent", 1)] * 3
