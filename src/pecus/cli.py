@@ -151,7 +151,11 @@ def dispatch(
     from pecus.cloud.notify.config import NotifySettings, direct_database_url
     from pecus.cloud.notify.dispatcher import Dispatcher, run_until_signalled
 
-    dispatcher = Dispatcher(direct_database_url(database_url()), NotifySettings.from_env())
+    try:
+        url = direct_database_url(database_url())
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="DATABASE_DIRECT_URL") from exc
+    dispatcher = Dispatcher(url, NotifySettings.from_env())
     if not once:
         asyncio.run(run_until_signalled(dispatcher))
         return
@@ -171,7 +175,11 @@ def risk_scan() -> None:
     from pecus.cloud.notify.config import direct_database_url
     from pecus.cloud.risk_scan import run_scan_job
 
-    summary = asyncio.run(run_scan_job(direct_database_url(database_url()), force=True))
+    try:
+        url = direct_database_url(database_url())
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="DATABASE_DIRECT_URL") from exc
+    summary = asyncio.run(run_scan_job(url, force=True))
     typer.echo(json.dumps(summary, default=str))
 
 

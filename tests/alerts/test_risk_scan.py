@@ -224,3 +224,10 @@ def test_pecus_risk_scan_as_the_cron_job_runs_it(own_db_url: str) -> None:
     second = summary_of(pecus("risk-scan", database_url=own_db_url))
     assert (first["ran"], first["data_feed_alerts"], first["farms"]) == (True, 1, 1)
     assert (second["ran"], second["data_feed_alerts"]) == (True, 0)
+
+
+def test_pecus_risk_scan_refuses_a_transaction_pooler_with_a_clear_message() -> None:
+    proc = pecus("risk-scan", database_url="postgresql://postgres@127.0.0.1:6543/postgres")
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 2
+    assert b"DATABASE_DIRECT_URL" in err and b"transaction pooler" in err

@@ -8,6 +8,7 @@ from datetime import UTC, datetime, time
 import pytest
 
 from pecus.cloud.notify import channels, messages
+from pecus.cloud.notify.config import NeedsSessionConnection, direct_database_url
 from pecus.cloud.notify.quiet_hours import quiet_until
 
 FARM = uuid.UUID("3f2a8c1e-0000-4000-8000-000000000001")
@@ -226,3 +227,13 @@ def test_targets_we_refuse_say_why(url: str, reason: str) -> None:
 
 def test_private_hosts_are_allowed_when_configured() -> None:
     assert channels.check_target("ntfy://192.168.1.20/barn", allow_private=True) == "ntfy"
+
+
+def test_background_jobs_refuse_supabases_transaction_pooler(monkeypatch: pytest.MonkeyPatch) -> None:
+    pooler = "postgresql://postgres.ref:pw@aws-0-eu-central-1.pooler.supabase.com:6543/postgres"
+    direct = "postgresql://postgres:pw@db.ref.supabase.co:5432/postgres"
+    monkeypatch.delenv("DATABASE_DIRECT_URL", raising=False)
+    with pytest.raises(NeedsSessionConnection, match="DATABASE_DIRECT_URL"):
+        direct_database_url(pooler)
+    monkeypatch.setenv("DATABASE_DIRECT_URL", direct)
+    assert direct_database_url(pooler) == direct

@@ -10,7 +10,7 @@ import contextlib
 import logging
 from datetime import timedelta
 
-from pecus.cloud.notify.config import JobSettings, NotifySettings, direct_database_url
+from pecus.cloud.notify.config import JobSettings, NeedsSessionConnection, NotifySettings, direct_database_url
 from pecus.cloud.notify.dispatcher import Dispatcher
 from pecus.cloud.risk_scan import run_scan_job
 
@@ -22,15 +22,22 @@ SCAN_CHECK_S = 60.0
 
 class BackgroundJobs:
     def __init__(self, database_url: str, notify: NotifySettings, jobs: JobSettings) -> None:
-        self.url = direct_database_url(database_url)
+        self.database_url = database_url
         self.notify = notify
         self.jobs = jobs
+        self.url = database_url
         self._stop = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
 
     def start(self) -> None:
         if not self.jobs.enabled:
             log.info("background jobs are off on this instance (PECUS_BACKGROUND_JOBS=off)")
+            return
+        try:
+            self.url = direct_database_url(self.database_url)
+        except NeedsSessionConnection as exc:
+            # The API still serves; alerts wait in the outbox until an instance can deliver them.
+            log.error("notifications and the scheduled risk scan are NOT running: %s", exc)
             return
         self._tasks.append(asyncio.create_task(Dispatcher(self.url, self.notify).run(self._stop)))
         if self.jobs.risk_scan_minutes > 0:

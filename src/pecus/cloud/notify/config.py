@@ -26,6 +26,9 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
+import psycopg
+from psycopg.conninfo import conninfo_to_dict
+
 from pecus.cloud.api_settings import _float_env, _int_env
 from pecus.cloud.notify.channels import DEFAULT_SCHEMES
 
@@ -41,9 +44,30 @@ def _flag(name: str, default: bool) -> bool:
     raise ValueError(f"{name} must be on or off, got {raw!r}")
 
 
+TRANSACTION_POOLER_PORT = 6543
+"""Supabase's transaction pooler: each transaction may run on another server connection, so a
+session advisory lock taken there could stay held by a connection nobody uses any more."""
+
+
+class NeedsSessionConnection(ValueError):
+    pass
+
+
 def direct_database_url(default: str) -> str:
-    """The session-mode database URL for advisory locks (DATABASE_DIRECT_URL), else `default`."""
-    return os.environ.get("DATABASE_DIRECT_URL", "").strip() or default
+    """The session-mode database URL for advisory locks (DATABASE_DIRECT_URL), else `default`.
+    Refuses Supabase's transaction pooler, which cannot hold a session lock."""
+    url = os.environ.get("DATABASE_DIRECT_URL", "").strip() or default
+    try:
+        port = conninfo_to_dict(url).get("port")
+    except psycopg.ProgrammingError:
+        return url  # not parseable here: connecting will say what is wrong
+    if str(port) == str(TRANSACTION_POOLER_PORT):
+        raise NeedsSessionConnection(
+            f"port {TRANSACTION_POOLER_PORT} is Supabase's transaction pooler, which cannot hold the"
+            " advisory locks of the notification dispatcher and the risk scan: set DATABASE_DIRECT_URL"
+            " to the direct connection or the session pooler (port 5432)"
+        )
+    return url
 
 
 @dataclass(frozen=True)
