@@ -46,6 +46,35 @@ def create_farm(
     console.print(str(farm_id))
 
 
+@app.command("create-user")
+def create_user(
+    email: str = typer.Option(..., "--email", help="The person's e-mail (their sign-in name)."),
+    farm: str = typer.Option(..., "--farm", help="Farm id, or its exact name."),
+    role: str = typer.Option(..., "--role", help="owner, farmer, vet or viewer."),
+    password: str | None = typer.Option(
+        None,
+        "--password",
+        help="Set this password (min. 8 characters); a new account without one gets a generated one.",
+    ),
+) -> None:
+    """Add a person to a farm with a role, creating their sign-in account when needed (local mode)."""
+    from pecus.cloud.auth.config import auth_mode
+    from pecus.cloud.auth.users import create_user as run
+    from pecus.cloud.database import connect
+
+    try:
+        local = auth_mode() == "local"
+        with connect() as conn:
+            result = run(conn, email, farm, role, password, local_accounts=local)
+    except (ValueError, LookupError) as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from exc
+    verb = "created" if result.created else "updated"
+    console.print(f"{verb} user {result.user_id}: {role} of farm {result.farm_id}")
+    if result.generated_password:
+        console.print(f"password (shown once): {result.generated_password}")
+
+
 @app.command()
 def serve(
     host: str = typer.Option("127.0.0.1", "--host", envvar="HOST", help="Address to listen on."),

@@ -21,13 +21,16 @@ from fastapi.openapi.utils import get_openapi
 import pecus
 from pecus.cloud.agent_keys import KeyChecker
 from pecus.cloud.api_settings import ApiSettings
+from pecus.cloud.auth.config import AuthSettings
+from pecus.cloud.auth.verify import TokenVerifier
 from pecus.cloud.background import BackgroundJobs
+from pecus.cloud.cors import cors_origins, install_cors
 from pecus.cloud.database import database_url as default_database_url
 from pecus.cloud.errors import install_error_handlers
 from pecus.cloud.ingest_hooks import HookRunner, IngestHook
 from pecus.cloud.migrations import load_migrations
 from pecus.cloud.notify.config import JobSettings, NotifySettings
-from pecus.cloud.routes import health, sync
+from pecus.cloud.routes import auth, dashboard, farm_admin, health, sync
 from pecus.cloud.tenancy import make_pool
 from pecus.contract import IngestBatch, MilkingSession
 
@@ -37,8 +40,13 @@ HOOK_DRAIN_TIMEOUT_S = 30.0
 JOBS_STOP_TIMEOUT_S = 20.0
 
 
-def create_app(database_url: str | None = None, settings: ApiSettings | None = None) -> FastAPI:
+def create_app(
+    database_url: str | None = None,
+    settings: ApiSettings | None = None,
+    auth_settings: AuthSettings | None = None,
+) -> FastAPI:
     settings = settings or ApiSettings.from_env()
+    auth_settings = auth_settings or AuthSettings.from_env()
     url = database_url or default_database_url()
 
     @asynccontextmanager
@@ -68,8 +76,17 @@ def create_app(database_url: str | None = None, settings: ApiSettings | None = N
     app.state.ingest_hooks = hooks
     app.state.migration_versions = [m.version for m in load_migrations()]
     install_error_handlers(app)
+    # Users: the verifier (and its JWKS cache) lives as long as the app.
+    app.state.auth_settings = auth_settings
+    app.state.token_verifier = TokenVerifier.from_settings(auth_settings)
     app.include_router(health.router)
     app.include_router(sync.router)
+    app.include_router(auth.router)
+    if auth_settings.mode == "local":
+        app.include_router(auth.local_router)
+    app.include_router(dashboard.router)
+    app.include_router(farm_admin.router)
+    install_cors(app, cors_origins())
     _document_batch_schema(app)
     return app
 
