@@ -30,7 +30,7 @@ from pecus.cloud.errors import install_error_handlers
 from pecus.cloud.ingest_hooks import HookRunner, IngestHook
 from pecus.cloud.migrations import load_migrations
 from pecus.cloud.notify.config import JobSettings, NotifySettings
-from pecus.cloud.routes import auth, dashboard, farm_admin, health, sync
+from pecus.cloud.routes import alerts, auth, dashboard, farm_admin, health, sync
 from pecus.cloud.tenancy import make_pool
 from pecus.contract import IngestBatch, MilkingSession
 
@@ -55,7 +55,7 @@ def create_app(
         pool.timeout = settings.db_timeout_s
         await pool.open(wait=False)
         app.state.pool = pool
-        jobs = BackgroundJobs(url, NotifySettings.from_env(), JobSettings.from_env())
+        jobs = BackgroundJobs(url, app.state.notify_settings, JobSettings.from_env())
         jobs.start()
         try:
             yield
@@ -70,6 +70,7 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.settings = settings
+    app.state.notify_settings = NotifySettings.from_env()
     app.state.key_checker = KeyChecker()
     app.state.hook_runner = HookRunner()
     hooks: list[IngestHook] = []
@@ -86,6 +87,7 @@ def create_app(
         app.include_router(auth.local_router)
     app.include_router(dashboard.router)
     app.include_router(farm_admin.router)
+    app.include_router(alerts.router)
     install_cors(app, cors_origins())
     _document_batch_schema(app)
     return app
