@@ -7,6 +7,7 @@ from datetime import UTC, datetime, time
 
 import pytest
 
+from pecus.cloud.farm_admin import mask_apprise_url
 from pecus.cloud.notify import channels, messages
 from pecus.cloud.notify.config import NeedsSessionConnection, direct_database_url
 from pecus.cloud.notify.quiet_hours import quiet_until
@@ -204,7 +205,8 @@ def test_no_quiet_hours_without_both_ends_or_with_equal_ends() -> None:
     ],
 )
 def test_masked_urls_show_no_secret(url: str, secrets: list[str]) -> None:
-    masked = channels.mask_url(url)
+    scheme, masked = mask_apprise_url(url)
+    assert scheme == url.split("://")[0]
     assert masked.split("://")[0] == url.split("://")[0]
     for secret in secrets:
         assert secret not in masked, masked
@@ -225,8 +227,10 @@ def test_targets_we_refuse_say_why(url: str, reason: str) -> None:
         channels.check_target(url)
 
 
-def test_private_hosts_are_allowed_when_configured() -> None:
+def test_private_hosts_are_allowed_when_configured_and_cloud_apis_are_not_checked() -> None:
     assert channels.check_target("ntfy://192.168.1.20/barn", allow_private=True) == "ntfy"
+    # A Telegram URL's "host" is the bot's id, not a server: Telegram's API is what is contacted.
+    assert channels.check_target("tgram://123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw/-100123/") == "tgram"
 
 
 def test_background_jobs_refuse_supabases_transaction_pooler(monkeypatch: pytest.MonkeyPatch) -> None:

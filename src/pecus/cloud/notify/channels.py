@@ -1,10 +1,7 @@
 """Notification targets are apprise URLs (`twilio://…` for SMS and WhatsApp, `tgram://…`,
-`mailtos://…`, `ntfys://…` for phone push, `json://…` webhooks, …). This module checks them, masks
-their secrets for display, and sends one message to one of them.
-
-Masking: apprise's privacy rendering hides passwords and tokens, but not the values of custom
-headers (`+Authorization=…`), payload fields (`:field=…`) or query arguments (`-key=…`) of the
-webhook plugins, which may carry credentials as well; those are masked here too.
+`mailtos://…`, `ntfys://…` for phone push, `json://…` webhooks, …). This module checks them (scheme
+allowed, apprise understands it, not aimed at our own network) and sends one message to one of
+them. Masking for display is farm administration's (`farm_admin.mask_apprise_url`).
 
 Idempotency: the webhook plugins (json, form, xml) send an `Idempotency-Key` header that is the
 same on every attempt of one notification, so a receiver that honours it (as most payment-grade
@@ -18,7 +15,6 @@ import logging
 import socket
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 import apprise
 
@@ -51,8 +47,17 @@ DEFAULT_SCHEMES = frozenset(
 """Channels a farm may use. Others (desktop pop-ups, local files, …) make no sense on a server."""
 
 WEBHOOK_SCHEMES = frozenset({"json", "jsons", "form", "forms", "xml", "xmls"})
-MASK = "****"
-_SECRETISH = ("token", "key", "secret", "pass", "auth", "sig", "sid", "cred")
+SELF_HOSTED_SCHEMES = WEBHOOK_SCHEMES | {
+    "ntfy",
+    "ntfys",
+    "gotify",
+    "gotifys",
+    "signal",
+    "signals",
+    "mailto",
+    "mailtos",
+}
+"""Schemes whose URL names the server to contact (the others talk to a fixed cloud API)."""
 
 
 class InvalidTarget(ValueError):
@@ -90,7 +95,9 @@ def check_target(url: str, schemes: frozenset[str] = DEFAULT_SCHEMES, *, allow_p
         )
     plugin = _plugin(url)
     host = getattr(plugin, "host", None)
-    if not allow_private and isinstance(host, str) and host and _is_private(host):
+    if scheme not in SELF_HOSTED_SCHEMES or allow_private:
+        return scheme
+    if isinstance(host, str) and host and _is_private(host):
         raise InvalidTarget(f"{host} is a loopback or private address; give a public host name")
     return scheme
 
@@ -113,19 +120,6 @@ def body_limit(url: str) -> int:
         return int(getattr(_plugin(url), "body_maxlen", 0)) or 32768
     except InvalidTarget:
         return 32768
-
-
-def mask_url(url: str) -> str:
-    """The URL with every secret replaced by ****: what the browser may see."""
-    masked: str = _plugin(url.strip()).url(privacy=True)
-    parts = urlsplit(masked)
-    query = []
-    for name, value in parse_qsl(parts.query, keep_blank_values=True):
-        lowered = name.lower()
-        if name[:1] in "+-:" or any(word in lowered for word in _SECRETISH):
-            value = MASK if value else value
-        query.append((name, value))
-    return urlunsplit(parts._replace(query=urlencode(query, safe="*", quote_via=quote)))
 
 
 def send(url: str, body: str, *, title: str = "", idempotency_key: str | None = None) -> SendResult:
