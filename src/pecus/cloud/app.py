@@ -19,6 +19,7 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
 import pecus
+from pecus.ai.live import score_ingested
 from pecus.cloud.agent_keys import KeyChecker
 from pecus.cloud.api_settings import ApiSettings
 from pecus.cloud.auth.config import AuthSettings
@@ -73,7 +74,8 @@ def create_app(
     app.state.notify_settings = NotifySettings.from_env()
     app.state.key_checker = KeyChecker()
     app.state.hook_runner = HookRunner()
-    hooks: list[IngestHook] = []
+    # Live mastitis scoring of every batch's new milkings (pecus.ai.live).
+    hooks: list[IngestHook] = [score_ingested]
     app.state.ingest_hooks = hooks
     app.state.migration_versions = [m.version for m in load_migrations()]
     install_error_handlers(app)
