@@ -16,6 +16,7 @@ from pecus.cloud.locks import RISK_SCAN_LOCK_ID
 from pecus.cloud.notify.config import NotifySettings
 from pecus.cloud.notify.dispatcher import Dispatcher
 from pecus.cloud.risk_scan import run_scan_job
+from tests.ai.farm_data import insert_sessions, new_farm, recent_farm
 from tests.support.alerting import add_target, make_farm, pecus, store_sessions, summary_of
 from tests.support.receiver import receiver
 from tests.support.sessions import session_row
@@ -225,6 +226,37 @@ def test_pecus_risk_scan_as_the_cron_job_runs_it(own_db_url: str) -> None:
     second = summary_of(pecus("risk-scan", database_url=own_db_url))
     assert (first["ran"], first["data_feed_alerts"], first["farms"]) == (True, 1, 1)
     assert (second["ran"], second["data_feed_alerts"]) == (True, 0)
+
+
+async def test_scan_scores_missed_milkings_and_raises_the_alerts_they_call_for(own_db_url: str) -> None:
+    url = own_db_url
+    sim = recent_farm(cows=20, days=10, seed=5, emerging=2)
+    history = sim.sessions.iloc[: sim.history_rows()]
+    with psycopg.connect(url) as conn:  # stored while scoring was down: no scores, no alerts
+        farm, source = new_farm(conn)
+        insert_sessions(conn, farm, source, history)
+    add_target(url, farm, "json://notify.example.test/hook")
+    now = datetime.now(UTC)
+    recent = int((history["started_at"] > now - timedelta(hours=72)).sum())
+
+    first = await scan(url, now)
+
+    assert (first["sessions_scored"], first["scoring_failed"]) == (recent, 0)
+    alerts = alerts_of(url, farm)
+    emerging = set(sim.cases.loc[sim.cases["diagnosed_at"] > sim.history_end, "animal_id"])
+    alerted = {a["animal_id"] for a in alerts.values()}
+    assert first["alerts_raised"] == len(alerts) and alerted & emerging, (alerted, emerging)
+    assert all(a["reasons"] and a["model_version"] for a in alerts.values())
+    with psycopg.connect(url) as conn:
+        scored = conn.execute("SELECT count(*) FROM session_scores WHERE tenant_id = %s", [farm]).fetchone()
+        queued = conn.execute(
+            "SELECT count(*) FROM notifications WHERE tenant_id = %s AND event = 'created'", [farm]
+        ).fetchone()
+    assert scored == (recent,) and queued == (len(alerts),)  # each raised alert is on its way
+
+    second = await scan(url, now + timedelta(minutes=1))
+    assert (second["sessions_scored"], second["alerts_raised"], second["cows_recovered"]) == (0, 0, 0)
+    assert alerts_of(url, farm) == alerts
 
 
 def test_pecus_risk_scan_refuses_a_transaction_pooler_with_a_clear_message() -> None:
