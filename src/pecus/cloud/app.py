@@ -75,7 +75,7 @@ def create_app(
     app.state.key_checker = KeyChecker()
     app.state.hook_runner = HookRunner()
     # Live mastitis scoring of every batch's new milkings (pecus.ai.live).
-    hooks: list[IngestHook] = [score_ingested]
+    hooks: list[IngestHook] = [score_ingested] if settings.ai_enabled else []
     app.state.ingest_hooks = hooks
     app.state.migration_versions = [m.version for m in load_migrations()]
     install_error_handlers(app)
