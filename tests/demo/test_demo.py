@@ -172,6 +172,13 @@ def test_demo_runs_the_whole_platform_and_exits_after_n_cycles(tmp_path: Path, f
     for cow in alerted & cases:
         assert f"alert  cow {cow} " in out
 
+    # Each alert reached the local inbox through the notification outbox and apprise's json://.
+    lines = (run.home / "demo" / "inbox.jsonl").read_text().splitlines()
+    messages = [json.loads(line)["message"] for line in lines]
+    for cow in alerted:
+        assert any(f"cow {cow} " in m for m in messages), f"no message for cow {cow}: {messages}"
+        assert f"inbox  Pecus: cow {cow} " in out
+
     # Everything it started has stopped: the port is free again.
     with pytest.raises(httpx.TransportError):
         httpx.get(f"{run.base_url}/healthz", timeout=2)

