@@ -107,3 +107,33 @@ def test_shim_is_skipped_where_supabase_auth_exists(empty_db_url: str) -> None:
     assert body is not None and "supabase original" in body[0]
     assert has_users_email_only == (2,)  # the shim's wider auth.users was not created
     assert _tables(empty_db_url) >= TENANT_TABLES
+
+
+def test_migrate_uses_the_session_connection_never_the_transaction_pooler(empty_db_url: str) -> None:
+    """On Supabase, DATABASE_URL is the transaction pooler (port 6543), where the migrations'
+    session advisory lock cannot be held: `pecus migrate` uses DATABASE_DIRECT_URL, and without it
+    refuses with a message saying what to set."""
+    pooler = "postgresql://postgres@127.0.0.1:6543/postgres"
+    base = {k: v for k, v in os.environ.items() if k != "DATABASE_DIRECT_URL"}
+    refused = subprocess.run(
+        [sys.executable, "-m", "pecus.cli", "migrate"],
+        env={**base, "DATABASE_URL": pooler},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert refused.returncode == 2, refused.stdout + refused.stderr
+    assert "DATABASE_DIRECT_URL" in refused.stdout and "6543" in refused.stdout
+
+    done = subprocess.run(
+        [sys.executable, "-m", "pecus.cli", "migrate"],
+        env={**base, "DATABASE_URL": pooler, "DATABASE_DIRECT_URL": empty_db_url},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert f"applied {len(load_migrations())} migration(s)" in done.stdout
+    with psycopg.connect(empty_db_url) as conn:
+        row = conn.execute("SELECT count(*) FROM supabase_migrations.schema_migrations").fetchone()
+    assert row == (len(load_migrations()),)

@@ -24,11 +24,30 @@ def _main(verbose: bool = typer.Option(False, "--verbose", "-v", help="Log more.
 
 @app.command()
 def migrate() -> None:
-    """Apply pending database migrations (DATABASE_URL, or the embedded database)."""
+    """Apply pending database migrations (DATABASE_DIRECT_URL, else DATABASE_URL, else the embedded
+    database). Runs hold a session advisory lock, so not through Supabase's transaction pooler."""
+    from pecus.cloud.database import database_url
     from pecus.cloud.migrations import migrate as run
 
-    applied = run()
+    applied = run(_migration_url(database_url()))
     console.print(f"applied {len(applied)} migration(s)" + (f": {', '.join(applied)}" if applied else ""))
+
+
+def _migration_url(url: str) -> str:
+    """Migrations serialise on a session advisory lock, which the transaction pooler cannot hold
+    (each statement may run on another server connection): use the session connection."""
+    from pecus.cloud.notify.config import NeedsSessionConnection, direct_database_url
+
+    try:
+        return direct_database_url(url)
+    except NeedsSessionConnection:
+        console.print(
+            "[red]error:[/red] DATABASE_URL is Supabase's transaction pooler (port 6543), where the"
+            " migrations' advisory lock cannot be held: set DATABASE_DIRECT_URL to the session pooler"
+            " or the direct connection (port 5432)",
+            highlight=False,
+        )
+        raise typer.Exit(2) from None
 
 
 @app.command("create-farm")
@@ -282,7 +301,7 @@ def serve(
     if run_migrations:
         from pecus.cloud.migrations import migrate as run
 
-        applied = run(url)
+        applied = run(_migration_url(url))
         console.print(f"applied {len(applied)} migration(s)" + (f": {', '.join(applied)}" if applied else ""))
     # Every worker builds the app from the factory; DATABASE_URL carries the resolved URL to them.
     os.environ["DATABASE_URL"] = url
