@@ -1,0 +1,64 @@
+// An alert's reasons in plain words: "Conductivity front left +18 % (5.2 → 6.1 mS/cm)".
+import type { TFunction } from 'i18next';
+
+import type { AlertReason } from '../api/types';
+import { formatNumber } from './numbers';
+
+const QUARTERS = ['lf', 'rf', 'lr', 'rr'] as const;
+const UNITS: Record<string, string> = {
+  yield: 'kg',
+  conductivity: 'mS/cm',
+  blood: 'ppm',
+  flow: 'kg/min',
+  duration: 's',
+};
+
+function num(value: unknown): number | null {
+  return typeof value === 'number' && Number.isFinite(value) ? value : null;
+}
+
+/** Splits `conductivity_lf` into the base signal and the quarter, and drops unit suffixes. */
+export function parseSignal(signal: string): { base: string; quarter: (typeof QUARTERS)[number] | null } {
+  let name = signal.toLowerCase();
+  let quarter: (typeof QUARTERS)[number] | null = null;
+  for (const q of QUARTERS) {
+    if (name.endsWith(`_${q}`)) {
+      quarter = q;
+      name = name.slice(0, -q.length - 1);
+    }
+  }
+  name = name.replace(/_(kg|avg|mean|max|ratio|pct|delta)$/, '');
+  return { base: name, quarter };
+}
+
+export function describeReason(reason: AlertReason, t: TFunction, lang: string): string {
+  const text = [reason.text, reason.message, reason.description].find((v) => typeof v === 'string');
+  const rawSignal = typeof reason.signal === 'string' ? reason.signal : typeof reason.feature === 'string' ? reason.feature : null;
+  if (!rawSignal) return typeof text === 'string' ? text : t('reasons.unknown');
+
+  const { base, quarter } = parseSignal(rawSignal);
+  let label = t(`signals.${base}`, { defaultValue: base.replace(/_/g, ' ') });
+  if (quarter) label = `${label} ${t(`quarters.${quarter}`)}`;
+
+  const value = num(reason.value);
+  const baseline = num(reason.baseline);
+  let change = num(reason.change_pct);
+  if (change === null && value !== null && baseline !== null && baseline !== 0) {
+    change = ((value - baseline) / baseline) * 100;
+  }
+  const unit = UNITS[base] ?? '';
+  const parts: string[] = [label];
+  if (change !== null) parts.push(`${change > 0 ? '+' : change < 0 ? '−' : '±'}${formatNumber(Math.abs(change), lang, 0)} %`);
+  if (value !== null && baseline !== null) {
+    parts.push(`(${formatNumber(baseline, lang)} → ${formatNumber(value, lang)}${unit ? ` ${unit}` : ''})`);
+  } else if (value !== null) {
+    parts.push(`(${formatNumber(value, lang)}${unit ? ` ${unit}` : ''})`);
+  }
+  return parts.join(' ');
+}
+
+/** All reasons of an alert, joined for a table cell. */
+export function describeReasons(reasons: AlertReason[], t: TFunction, lang: string): string {
+  if (reasons.length === 0) return t('reasons.none');
+  return reasons.map((reason) => describeReason(reason, t, lang)).join(' · ');
+}
