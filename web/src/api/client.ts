@@ -15,7 +15,7 @@ export function buildUrl(path: string, query?: RequestOptions['query']): string 
     if (value !== undefined && value !== null && value !== '') params.set(key, String(value));
   }
   const search = params.toString();
-  return `${apiBaseUrl}/api/v1${path}${search ? `?${search}` : ''}`;
+  return `${apiBaseUrl()}/api/v1${path}${search ? `?${search}` : ''}`;
 }
 
 async function send(url: string, options: RequestOptions, token: string | null): Promise<Response> {

@@ -2,6 +2,10 @@
 export type AuthMode = 'local' | 'supabase';
 
 export const authMode: AuthMode = import.meta.env.VITE_AUTH_MODE === 'supabase' ? 'supabase' : 'local';
-export const apiBaseUrl: string = (import.meta.env.VITE_API_URL ?? '').replace(/\/+$/, '');
 export const supabaseUrl: string = import.meta.env.VITE_SUPABASE_URL ?? '';
 export const supabaseAnonKey: string = import.meta.env.VITE_SUPABASE_ANON_KEY ?? '';
+
+/** Base URL of the API; empty means the origin that served the page (`pecus serve`). */
+export function apiBaseUrl(): string {
+  return (import.meta.env.VITE_API_URL ?? '').replace(/\/+$/, '');
+}

@@ -67,7 +67,7 @@ export function sessionFromTokens(body: TokenResponse, now: number = Date.now())
 
 async function postJson(path: string, body: unknown): Promise<Response> {
   try {
-    return await fetch(`${apiBaseUrl}${path}`, {
+    return await fetch(`${apiBaseUrl()}${path}`, {
       method: 'POST',
       headers: { 'Content-Type': 'application/json' },
       body: JSON.stringify(body),
