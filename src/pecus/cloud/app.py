@@ -1,0 +1,99 @@
+"""The cloud API application: `create_app()` builds it, `pecus serve` runs it with uvicorn.
+
+The connection pool lives on `app.state.pool`, opened and closed by the lifespan. It opens without
+waiting for the database, so the process serves `/healthz` (and a 503 from `/readyz`) while the
+database is down, and recovers by itself when it comes back.
+
+`app.state.ingest_hooks` is the post-commit seam: append an `IngestHook` to have every ingested
+batch's new sessions handed to it in the background (see `pecus.cloud.ingest_hooks`).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+from fastapi.responses import ORJSONResponse
+
+import pecus
+from pecus.cloud.agent_keys import KeyChecker
+from pecus.cloud.api_settings import ApiSettings
+from pecus.cloud.database import database_url as default_database_url
+from pecus.cloud.errors import install_error_handlers
+from pecus.cloud.ingest_hooks import HookRunner, IngestHook
+from pecus.cloud.migrations import load_migrations
+from pecus.cloud.routes import health, sync
+from pecus.cloud.tenancy import make_pool
+from pecus.contract import IngestBatch, MilkingSession
+
+log = logging.getLogger(__name__)
+
+HOOK_DRAIN_TIMEOUT_S = 30.0
+
+
+def create_app(database_url: str | None = None, settings: ApiSettings | None = None) -> FastAPI:
+    settings = settings or ApiSettings.from_env()
+    url = database_url or default_database_url()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        pool = make_pool(url, min_size=settings.pool_min_size, max_size=settings.pool_max_size)
+        pool.timeout = settings.db_timeout_s
+        await pool.open(wait=False)
+        app.state.pool = pool
+        try:
+            yield
+        finally:
+            await app.state.hook_runner.drain(HOOK_DRAIN_TIMEOUT_S)
+            await pool.close()
+
+    app = FastAPI(
+        title="Pecus Chain API",
+        version=getattr(pecus, "__version__", "0"),
+        lifespan=lifespan,
+        default_response_class=ORJSONResponse,
+    )
+    app.state.settings = settings
+    app.state.key_checker = KeyChecker()
+    app.state.hook_runner = HookRunner()
+    hooks: list[IngestHook] = []
+    app.state.ingest_hooks = hooks
+    app.state.migration_versions = [m.version for m in load_migrations()]
+    install_error_handlers(app)
+    app.include_router(health.router)
+    app.include_router(sync.router)
+    _document_batch_schema(app)
+    return app
+
+
+def _document_batch_schema(app: FastAPI) -> None:
+    """The ingest route reads its body itself (gzip, size limits), so FastAPI does not see the
+    IngestBatch model: add it (and the session row) to the OpenAPI components by hand."""
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema:
+            return app.openapi_schema
+        schema = get_openapi(title=app.title, version=app.version, routes=app.routes)
+        components = schema.setdefault("components", {}).setdefault("schemas", {})
+        template = "#/components/schemas/{model}"
+        for model in (IngestBatch, MilkingSession):
+            doc = model.model_json_schema(ref_template=template)
+            components.update(doc.pop("$defs", {}))
+            components[model.__name__] = doc
+        batch = components["IngestBatch"]["properties"]
+        batch["rows"] = {
+            "anyOf": [
+                {"type": "array", "items": {"$ref": template.format(model="MilkingSession")}},
+                {"type": "null"},
+            ],
+            "description": "Row-oriented: one object per milking session.",
+        }
+        batch["columns"]["description"] = "Column-oriented: {column name: [one value per row]}."
+        app.openapi_schema = schema
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
