@@ -28,6 +28,7 @@ from pecus.cloud.ingest_hooks import HookRunner, IngestHook
 from pecus.cloud.migrations import load_migrations
 from pecus.cloud.routes import health, sync
 from pecus.cloud.tenancy import make_pool
+from pecus.cloud.web import mount_dashboard
 from pecus.contract import IngestBatch, MilkingSession
 
 log = logging.getLogger(__name__)
@@ -67,6 +68,7 @@ def create_app(database_url: str | None = None, settings: ApiSettings | None = N
     app.include_router(health.router)
     app.include_router(sync.router)
     _document_batch_schema(app)
+    mount_dashboard(app)
     return app
 
 
