@@ -9,15 +9,8 @@ export default defineConfig({
   build: {
     target: 'es2022',
     sourcemap: false,
-    rolldownOptions: {
-      output: {
-        // Charts are the heaviest dependency and only the cow page needs them: keep them in their
-        // own chunk so the entry stays small on a farm's mobile connection.
-        codeSplitting: {
-          groups: [{ name: 'charts', test: /node_modules[\\/](recharts|d3-|victory-vendor|decimal\.js-light|es-toolkit|@reduxjs|redux|reselect|immer|react-redux|use-sync-external-store)/ }],
-        },
-      },
-    },
+    // bench/web.py reads the chunk graph from dist/.vite/manifest.json.
+    manifest: true,
   },
   server: {
     proxy: { '/api': process.env.PECUS_API_URL ?? 'http://127.0.0.1:8000' },

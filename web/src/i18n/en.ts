@@ -158,6 +158,7 @@ export const en = {
     blood: 'Blood (ppm)',
     flow: 'Milk flow (kg/min)',
     risk: 'Risk of each milking',
+    noRisk: 'No scored milkings in this period yet.',
     riskLine: 'Risk',
     cow: 'Cow {{cow}}',
     herdAverage: 'Herd average',

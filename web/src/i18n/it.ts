@@ -160,6 +160,7 @@ export const it: Messages = {
     blood: 'Sangue (ppm)',
     flow: 'Flusso (kg/min)',
     risk: 'Rischio di ogni mungitura',
+    noRisk: 'Ancora nessuna mungitura valutata in questo periodo.',
     riskLine: 'Rischio',
     cow: 'Vacca {{cow}}',
     herdAverage: 'Media mandria',

@@ -202,35 +202,39 @@ export function CowCharts({ series }: { series: CowSeries }) {
       {daily('chart-flow', t('charts.flow'), 'cow_flow_avg', 'herd_flow_avg', 2, 'kg/min')}
 
       <ChartCard id="chart-risk-title" title={t('charts.risk')} testId="chart-risk">
-        <ResponsiveContainer width="100%" height={HEIGHT}>
-          <LineChart data={risk} margin={{ top: 8, right: 12, bottom: 0, left: 0 }}>
-            <CartesianGrid stroke="#d9d9d9" strokeDasharray="3 3" />
-            {xAxis}
-            <YAxis
-              width={48}
-              fontSize={13}
-              domain={[0, 1]}
-              tickFormatter={(value: number) => formatRisk(value, lang)}
-            />
-            <Tooltip
-              labelFormatter={(_: unknown, payload: readonly { payload?: { t: number; unit: string } }[]) => {
-                const row = payload[0]?.payload;
-                return row ? `${formatDateTime(row.t, zone, lang)} · ${row.unit}` : '';
-              }}
-              formatter={(value: unknown) => (typeof value === 'number' ? formatRisk(value, lang) : '—')}
-            />
-            {markerLines}
-            <Line
-              dataKey="risk"
-              name={t('charts.riskLine')}
-              stroke={ALERT}
-              strokeWidth={2}
-              dot={risk.length <= 40}
-              isAnimationActive={false}
-              className="line-risk"
-            />
-          </LineChart>
-        </ResponsiveContainer>
+        {risk.length === 0 ? (
+          <p className="muted chart-empty">{t('charts.noRisk')}</p>
+        ) : (
+          <ResponsiveContainer width="100%" height={HEIGHT}>
+            <LineChart data={risk} margin={{ top: 8, right: 12, bottom: 0, left: 0 }}>
+              <CartesianGrid stroke="#d9d9d9" strokeDasharray="3 3" />
+              {xAxis}
+              <YAxis
+                width={48}
+                fontSize={13}
+                domain={[0, 1]}
+                tickFormatter={(value: number) => formatRisk(value, lang)}
+              />
+              <Tooltip
+                labelFormatter={(_: unknown, payload: readonly { payload?: { t: number; unit: string } }[]) => {
+                  const row = payload[0]?.payload;
+                  return row ? `${formatDateTime(row.t, zone, lang)} · ${row.unit}` : '';
+                }}
+                formatter={(value: unknown) => (typeof value === 'number' ? formatRisk(value, lang) : '—')}
+              />
+              {markerLines}
+              <Line
+                dataKey="risk"
+                name={t('charts.riskLine')}
+                stroke={ALERT}
+                strokeWidth={2}
+                dot={risk.length <= 40}
+                isAnimationActive={false}
+                className="line-risk"
+              />
+            </LineChart>
+          </ResponsiveContainer>
+        )}
       </ChartCard>
       <p className="muted small">{t('charts.legendNote', { zone })}</p>
     </div>

@@ -1,0 +1,218 @@
+"""Two farms with a month of milkings, a few sick cows with alerts, and people who can sign in:
+the data the browser tests and the web benchmark look at.
+
+Milkings go in through the product's own door, the ingest API (`POST /api/v1/ingest`, gzip, with
+the farm's agent key), as the farm agent would send them. Alerts are written as the database owner
+with reasons that match the milkings, until the AI engine raises them itself on ingest.
+"""
+
+from __future__ import annotations
+
+import gzip
+import random
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import orjson
+
+from pecus.cloud.database import connect
+from tests.support.api import FarmKey, create_farm_with_key
+
+PASSWORD = "barn-at-5am"
+BATCH_ROWS = 2000
+ALERT_COLUMNS = "tenant_id, animal_id, unit, risk_score, level, status, reasons, created_at"
+
+
+@dataclass
+class SickCow:
+    animal_id: str
+    quarter: str
+    onset: datetime
+    level: str
+    risk: float
+
+
+@dataclass
+class DemoFarm:
+    key: FarmKey
+    name: str
+    time_zone: str
+    owner_email: str
+    cows: list[str]
+    units: list[str]
+    sick: list[SickCow] = field(default_factory=list)
+    alert_ids: list[int] = field(default_factory=list)
+
+    @property
+    def farm_id(self) -> uuid.UUID:
+        return self.key.farm_id
+
+
+def _cow_milkings(
+    rng: random.Random, farm: DemoFarm, animal: str, unit: str, days: int, now: datetime, sick: SickCow | None
+) -> list[dict[str, Any]]:
+    """One cow's milkings every ~9 h for `days` days; a sick cow's quarter turns from its onset."""
+    base_yield = rng.uniform(9.0, 14.0)
+    base_cond = {q: rng.uniform(4.5, 5.3) for q in ("lf", "rf", "lr", "rr")}
+    lactation = rng.randint(1, 5)
+    calved = now - timedelta(days=rng.randint(days + 10, 300))
+    rows = []
+    t = now - timedelta(days=days) + timedelta(minutes=rng.randint(0, 540))
+    while t < now - timedelta(minutes=10):
+        ill = sick is not None and t >= sick.onset
+        severity = min(1.0, (t - sick.onset).total_seconds() / 86_400) if ill and sick else 0.0
+        cond = {q: round(v + rng.gauss(0, 0.12), 2) for q, v in base_cond.items()}
+        yield_kg = base_yield + rng.gauss(0, 0.8)
+        blood = max(0.0, rng.gauss(25, 15))
+        if ill and sick:
+            cond[sick.quarter] = round(cond[sick.quarter] * (1 + 0.35 * severity), 2)
+            yield_kg *= 1 - 0.25 * severity
+            blood += 900 * severity
+        low = sick.quarter if ill and sick else None
+        quarter_yield = {q: round(yield_kg / 4 * (0.6 if q == low else 1.0), 2) for q in cond}
+        duration = rng.randint(320, 480)
+        rows.append(
+            {
+                "transaction_id": 0,  # numbered in time order below
+                "unit": unit,
+                "animal_id": animal,
+                "started_at": t.isoformat(),
+                "ended_at": (t + timedelta(seconds=duration)).isoformat(),
+                "yield_kg": round(max(yield_kg, 1.0), 2),
+                "expected_yield_kg": round(base_yield, 2),
+                "conductivity_avg": round(sum(cond.values()) / 4, 2),
+                "conductivity_max": max(cond.values()),
+                **{f"conductivity_{q}": v for q, v in cond.items()},
+                **{f"yield_{q}": v for q, v in quarter_yield.items()},
+                "blood_avg": round(blood, 1),
+                "blood_max": round(blood * 1.6, 1),
+                "flow_avg": round(rng.uniform(2.0, 3.0), 2),
+                "flow_peak": round(rng.uniform(3.2, 4.2), 2),
+                "duration_s": duration,
+                "incomplete": False,
+                "kickoff": False,
+                "lactation_number": lactation,
+                "days_in_milk": (t - calved).days,
+            }
+        )
+        t += timedelta(hours=rng.uniform(8.0, 10.5))
+    return rows
+
+
+def _ingest(client: httpx.Client, farm: DemoFarm, rows: list[dict[str, Any]]) -> None:
+    for start in range(0, len(rows), BATCH_ROWS):
+        body = {
+            "farm_id": str(farm.farm_id),
+            "source": "delpro",
+            "agent": {"version": "1.0.0", "host": "farm-pc"},
+            "rows": rows[start : start + BATCH_ROWS],
+        }
+        response = client.post(
+            "/api/v1/ingest",
+            content=gzip.compress(orjson.dumps(body)),
+            headers={**farm.key.headers, "Content-Type": "application/json", "Content-Encoding": "gzip"},
+        )
+        response.raise_for_status()
+
+
+def _add_alerts(database_url: str, farm: DemoFarm, now: datetime) -> None:
+    """Open alerts for the sick cows (reasons from their own milkings), and older closed ones."""
+    with connect(database_url) as conn:
+        for cow in farm.sick:
+            reasons = [
+                {"signal": f"conductivity_{cow.quarter}", "change_pct": 31.0},
+                {"signal": "blood_avg", "value": 820.0, "baseline": 24.0},
+                {"signal": "yield_kg", "change_pct": -19.0},
+            ]
+            row = conn.execute(
+                f"INSERT INTO alerts ({ALERT_COLUMNS})"
+                " SELECT %s, %s, unit, %s, %s, 'new', %s, %s FROM milking_sessions"
+                " WHERE tenant_id = %s AND animal_id = %s"
+                " ORDER BY started_at DESC LIMIT 1 RETURNING alert_id",
+                [farm.farm_id, cow.animal_id, cow.risk, cow.level, orjson.dumps(reasons).decode(),
+                 cow.onset + timedelta(hours=10), farm.farm_id, cow.animal_id],
+            ).fetchone()  # fmt: skip
+            assert row is not None
+            farm.alert_ids.append(int(row[0]))
+        for status, days_ago in (("false_positive", 12), ("resolved", 20)):
+            conn.execute(
+                f"INSERT INTO alerts ({ALERT_COLUMNS})"
+                " VALUES (%s, %s, %s, 0.61, 'warning', %s, %s, %s)",
+                [farm.farm_id, farm.cows[5], farm.units[0], status,
+                 orjson.dumps([{"signal": "conductivity_rf", "change_pct": 18.0}]).decode(),
+                 now - timedelta(days=days_ago)],
+            )  # fmt: skip
+
+
+def _add_owner(database_url: str, farm: DemoFarm) -> None:
+    from pecus.cloud.auth.users import create_user
+
+    with connect(database_url) as conn:
+        create_user(conn, farm.owner_email, str(farm.farm_id), "owner", PASSWORD)
+
+
+def seed_demo_farm(
+    database_url: str,
+    api_url: str,
+    *,
+    name: str,
+    cows: int = 40,
+    days: int = 35,
+    sick: int = 3,
+    seed: int = 1,
+    time_zone: str = "Europe/Rome",
+    first_cow: int = 1000,
+) -> DemoFarm:
+    rng = random.Random(seed)
+    now = datetime.now(UTC)
+    key = create_farm_with_key(database_url, f"{name} {uuid.uuid4().hex[:6]}", time_zone)
+    farm = DemoFarm(
+        key=key,
+        name=name,
+        time_zone=time_zone,
+        owner_email=f"owner-{uuid.uuid4().hex[:8]}@example.it",
+        cows=[str(first_cow + 7 * i) for i in range(cows)],
+        units=["Robot 1", "Robot 2"],
+    )
+    levels = [("critical", 0.93), ("warning", 0.78), ("warning", 0.66), ("warning", 0.62)]
+    for i in range(sick):
+        level, risk = levels[i % len(levels)]
+        onset = now - timedelta(hours=30 + 9 * i)
+        farm.sick.append(SickCow(farm.cows[i * 3 + 1], ("lf", "rr", "rf", "lr")[i % 4], onset, level, risk))
+    sick_by_cow = {s.animal_id: s for s in farm.sick}
+    rows: list[dict[str, Any]] = []
+    for index, animal in enumerate(farm.cows):
+        unit = farm.units[index % len(farm.units)]
+        rows.extend(_cow_milkings(rng, farm, animal, unit, days, now, sick_by_cow.get(animal)))
+    rows.sort(key=lambda r: r["started_at"])
+    for number, row in enumerate(rows, start=1):
+        row["transaction_id"] = number
+    with httpx.Client(base_url=api_url, timeout=60) as client:
+        _ingest(client, farm, rows)
+    _add_alerts(database_url, farm, now)
+    _add_owner(database_url, farm)
+    return farm
+
+
+def cows_at_risk(database_url: str, farm_id: uuid.UUID) -> int:
+    """What the headline must say: cows with an open mastitis alert, counted by the database."""
+    with connect(database_url) as conn:
+        row = conn.execute(
+            "SELECT count(DISTINCT animal_id) FROM alerts WHERE tenant_id = %s AND kind = 'mastitis'"
+            " AND status IN ('new', 'acknowledged')",
+            [farm_id],
+        ).fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+def alert_status(database_url: str, farm_id: uuid.UUID, alert_id: int) -> str:
+    with connect(database_url) as conn:
+        row = conn.execute(
+            "SELECT status FROM alerts WHERE tenant_id = %s AND alert_id = %s", [farm_id, alert_id]
+        ).fetchone()
+    assert row is not None
+    return str(row[0])
