@@ -23,7 +23,9 @@ from tests.support.api import FarmKey, create_farm_with_key
 
 PASSWORD = "barn-at-5am"
 BATCH_ROWS = 2000
-ALERT_COLUMNS = "tenant_id, animal_id, unit, risk_score, level, status, reasons, created_at"
+ALERT_COLUMNS = (
+    "tenant_id, animal_id, unit, source_id, transaction_id, risk_score, level, status, reasons, created_at"
+)
 
 
 @dataclass
@@ -54,7 +56,7 @@ class DemoFarm:
 def _cow_milkings(
     rng: random.Random, farm: DemoFarm, animal: str, unit: str, days: int, now: datetime, sick: SickCow | None
 ) -> list[dict[str, Any]]:
-    """One cow's milkings every ~9 h for `days` days; a sick cow's quarter turns from its onset."""
+    """One cow's milkings every ~8 h for `days` days; a sick cow's quarter turns from its onset."""
     base_yield = rng.uniform(9.0, 14.0)
     base_cond = {q: rng.uniform(4.5, 5.3) for q in ("lf", "rf", "lr", "rr")}
     lactation = rng.randint(1, 5)
@@ -98,7 +100,7 @@ def _cow_milkings(
                 "days_in_milk": (t - calved).days,
             }
         )
-        t += timedelta(hours=rng.uniform(8.0, 10.5))
+        t += timedelta(hours=rng.uniform(7.4, 8.8))
     return rows
 
 
@@ -127,20 +129,22 @@ def _add_alerts(database_url: str, farm: DemoFarm, now: datetime) -> None:
                 {"signal": "blood_avg", "value": 820.0, "baseline": 24.0},
                 {"signal": "yield_kg", "change_pct": -19.0},
             ]
+            created = cow.onset + timedelta(hours=10)
+            # The alert is raised on the milking nearest to its time (the model scores milkings).
             row = conn.execute(
                 f"INSERT INTO alerts ({ALERT_COLUMNS})"
-                " SELECT %s, %s, unit, %s, %s, 'new', %s, %s FROM milking_sessions"
-                " WHERE tenant_id = %s AND animal_id = %s"
-                " ORDER BY started_at DESC LIMIT 1 RETURNING alert_id",
-                [farm.farm_id, cow.animal_id, cow.risk, cow.level, orjson.dumps(reasons).decode(),
-                 cow.onset + timedelta(hours=10), farm.farm_id, cow.animal_id],
+                " SELECT %s, %s, unit, source_id, transaction_id, %s, %s, 'new', %s, %s"
+                " FROM milking_sessions WHERE tenant_id = %s AND animal_id = %s"
+                " ORDER BY abs(extract(epoch FROM started_at - %s)) LIMIT 1 RETURNING alert_id",
+                [farm.farm_id, cow.animal_id, cow.risk, cow.level, orjson.dumps(reasons).decode(), created,
+                 farm.farm_id, cow.animal_id, created],
             ).fetchone()  # fmt: skip
             assert row is not None
             farm.alert_ids.append(int(row[0]))
         for status, days_ago in (("false_positive", 12), ("resolved", 20)):
             conn.execute(
                 f"INSERT INTO alerts ({ALERT_COLUMNS})"
-                " VALUES (%s, %s, %s, 0.61, 'warning', %s, %s, %s)",
+                " VALUES (%s, %s, %s, NULL, NULL, 0.61, 'warning', %s, %s, %s)",
                 [farm.farm_id, farm.cows[5], farm.units[0], status,
                  orjson.dumps([{"signal": "conductivity_rf", "change_pct": 18.0}]).decode(),
                  now - timedelta(days=days_ago)],

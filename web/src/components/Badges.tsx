@@ -14,6 +14,13 @@ export function riskTone(score: number | null): 'none' | 'low' | 'medium' | 'hig
 export function RiskBadge({ score }: { score: number | null }) {
   const { t, i18n } = useTranslation();
   const tone = riskTone(score);
+  if (score === null) {
+    return (
+      <span className="muted" title={t('risk.none')}>
+        —
+      </span>
+    );
+  }
   return (
     <span className={`badge risk-${tone}`} title={t('risk.title')}>
       {formatRisk(score, i18n.language)}

@@ -42,7 +42,7 @@ export const en = {
     unreachable: 'The server cannot be reached. Check the internet connection.',
     failed: 'Sign-in failed. Try again.',
   },
-  risk: { label: 'Risk', title: 'Mastitis risk from the latest milkings' },
+  risk: { label: 'Risk', title: 'Mastitis risk from the latest milkings', none: 'Not scored yet' },
   alertStatus: {
     new: 'New',
     acknowledged: 'Acknowledged',
@@ -117,7 +117,7 @@ export const en = {
     caption: 'All cows of the farm',
     lastMilking: 'Last milking',
     yield24h: 'Milk 24 h',
-    conductivity: 'Conductivity',
+    conductivity: 'Conductivity (mS/cm)',
     openAlert: 'Alert',
     milkings_one: '{{count}} milking',
     milkings_other: '{{count}} milkings',

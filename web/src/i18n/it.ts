@@ -44,7 +44,7 @@ export const it: Messages = {
     unreachable: 'Il server non risponde. Controlla la connessione a internet.',
     failed: 'Accesso non riuscito. Riprova.',
   },
-  risk: { label: 'Rischio', title: 'Rischio di mastite dalle ultime mungiture' },
+  risk: { label: 'Rischio', title: 'Rischio di mastite dalle ultime mungiture', none: 'Non ancora valutato' },
   alertStatus: {
     new: 'Nuovo',
     acknowledged: 'Preso in carico',
@@ -119,7 +119,7 @@ export const it: Messages = {
     caption: 'Tutte le vacche dell’azienda',
     lastMilking: 'Ultima mungitura',
     yield24h: 'Latte 24 h',
-    conductivity: 'Conducibilità',
+    conductivity: 'Conducibilità (mS/cm)',
     openAlert: 'Allarme',
     milkings_one: '{{count}} mungitura',
     milkings_other: '{{count}} mungiture',

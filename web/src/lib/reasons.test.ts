@@ -5,7 +5,7 @@ import { describeReason, describeReasons, parseSignal } from './reasons';
 describe('alert reasons in plain words', () => {
   it('names the quarter and the change with its baseline', () => {
     const text = describeReason({ signal: 'conductivity_lf', value: 6.2, baseline: 5.0 }, i18next.t, 'en');
-    expect(text).toBe('Conductivity front left +24 % (5.0 → 6.2 mS/cm)');
+    expect(text).toBe('Conductivity front left +24 % (5.00 → 6.20 mS/cm)');
   });
 
   it('uses the engine’s own percentage when given, and says a drop with a minus', () => {
@@ -13,10 +13,20 @@ describe('alert reasons in plain words', () => {
     expect(text).toBe('Milk yield −31 %');
   });
 
-  it('speaks Italian when the reader does (decimal comma; Italian groups from five digits)', async () => {
+  it('speaks Italian when the reader does (decimal comma; thousands grouped from five digits)', async () => {
     await i18next.changeLanguage('it');
-    const text = describeReason({ signal: 'blood_avg', value: 1200, baseline: 40 }, i18next.t, 'it');
-    expect(text).toBe('Sangue +2900 % (40,0 → 1200,0 ppm)');
+    const text = describeReason({ signal: 'conductivity_rr', value: 6.25, baseline: 5.1 }, i18next.t, 'it');
+    expect(text).toBe('Conducibilità posteriore destro +23 % (5,10 → 6,25 mS/cm)');
+    expect(describeReason({ signal: 'blood_avg', value: 12500, baseline: 40 }, i18next.t, 'it')).toBe(
+      'Sangue ×313 (40 → 12.500 ppm)',
+    );
+  });
+
+  it('says how many times the usual value when a percentage would be absurd', () => {
+    expect(describeReason({ signal: 'blood_avg', value: 820, baseline: 24 }, i18next.t, 'en')).toBe(
+      'Blood ×34 (24 → 820 ppm)',
+    );
+    expect(describeReason({ signal: 'cell_count', change_pct: 250 }, i18next.t, 'en')).toBe('Cell count ×3.5');
   });
 
   it('falls back to the signal name or the engine’s text', () => {

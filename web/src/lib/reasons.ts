@@ -5,13 +5,16 @@ import type { AlertReason } from '../api/types';
 import { formatNumber } from './numbers';
 
 const QUARTERS = ['lf', 'rf', 'lr', 'rr'] as const;
-const UNITS: Record<string, string> = {
-  yield: 'kg',
-  conductivity: 'mS/cm',
-  blood: 'ppm',
-  flow: 'kg/min',
-  duration: 's',
+const UNITS: Record<string, { unit: string; digits: number }> = {
+  yield: { unit: 'kg', digits: 1 },
+  conductivity: { unit: 'mS/cm', digits: 2 },
+  blood: { unit: 'ppm', digits: 0 },
+  flow: { unit: 'kg/min', digits: 2 },
+  duration: { unit: 's', digits: 0 },
+  cell_count: { unit: '×1000/mL', digits: 0 },
 };
+/** Beyond this a percentage reads badly ("+3317 %"): say how many times the usual value instead. */
+const TIMES_FROM_PCT = 200;
 
 function num(value: unknown): number | null {
   return typeof value === 'number' && Number.isFinite(value) ? value : null;
@@ -46,13 +49,18 @@ export function describeReason(reason: AlertReason, t: TFunction, lang: string):
   if (change === null && value !== null && baseline !== null && baseline !== 0) {
     change = ((value - baseline) / baseline) * 100;
   }
-  const unit = UNITS[base] ?? '';
+  const { unit, digits } = UNITS[base] ?? { unit: '', digits: 1 };
+  const withUnit = (x: number) => `${formatNumber(x, lang, digits)}${unit ? ` ${unit}` : ''}`;
   const parts: string[] = [label];
-  if (change !== null) parts.push(`${change > 0 ? '+' : change < 0 ? '−' : '±'}${formatNumber(Math.abs(change), lang, 0)} %`);
+  if (change !== null && change >= TIMES_FROM_PCT) {
+    parts.push(`×${formatNumber(change / 100 + 1, lang, change >= 900 ? 0 : 1)}`);
+  } else if (change !== null) {
+    parts.push(`${change > 0 ? '+' : change < 0 ? '−' : '±'}${formatNumber(Math.abs(change), lang, 0)} %`);
+  }
   if (value !== null && baseline !== null) {
-    parts.push(`(${formatNumber(baseline, lang)} → ${formatNumber(value, lang)}${unit ? ` ${unit}` : ''})`);
+    parts.push(`(${formatNumber(baseline, lang, digits)} → ${withUnit(value)})`);
   } else if (value !== null) {
-    parts.push(`(${formatNumber(value, lang)}${unit ? ` ${unit}` : ''})`);
+    parts.push(`(${withUnit(value)})`);
   }
   return parts.join(' ');
 }

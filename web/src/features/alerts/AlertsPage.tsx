@@ -7,9 +7,9 @@ import { useOverview } from '../../api/queries';
 import type { Alert } from '../../api/types';
 import { LevelBadge, RiskBadge, StatusBadge } from '../../components/Badges';
 import { PageHeader } from '../../components/PageHeader';
+import { ReasonList } from '../../components/ReasonList';
 import { EmptyState, ErrorState, Loading } from '../../components/StateViews';
 import { canActOnAlerts, useFarm } from '../../lib/farm';
-import { describeReasons } from '../../lib/reasons';
 import { formatDateTime } from '../../lib/time';
 import { actionsFor, alertQueryFromParams, type AlertAction } from './alertState';
 import { useAlertStatus, useAlerts, type StatusChangeVars } from './queries';
@@ -49,7 +49,9 @@ function AlertCard({
         {alert.risk_score !== null && <RiskBadge score={alert.risk_score} />}
         <StatusBadge status={alert.status} />
       </div>
-      <p className="alert-reasons">{describeReasons(alert.reasons, t, lang)}</p>
+      <div className="alert-reasons">
+        <ReasonList reasons={alert.reasons} />
+      </div>
       <p className="muted small">
         {formatDateTime(alert.created_at, farm.time_zone, lang)}
         {alert.unit ? ` · ${t('cow.unit')} ${alert.unit}` : ''}

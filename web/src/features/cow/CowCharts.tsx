@@ -85,6 +85,7 @@ export function CowCharts({ series }: { series: CowSeries }) {
     const row = payload[0]?.payload;
     return row ? formatDay(row.day, lang) : '';
   };
+  const tick = (digits: number) => (value: number) => formatNumber(value, lang, digits);
   const valueFormatter = (digits: number, unit: string) => (value: unknown) =>
     typeof value === 'number' ? `${formatNumber(value, lang, digits)} ${unit}` : '—';
 
@@ -101,7 +102,7 @@ export function CowCharts({ series }: { series: CowSeries }) {
         <LineChart data={rows} margin={{ top: 8, right: 12, bottom: 0, left: 0 }}>
           <CartesianGrid stroke="#d9d9d9" strokeDasharray="3 3" />
           {xAxis}
-          <YAxis width={48} fontSize={13} domain={['auto', 'auto']} />
+          <YAxis width={52} fontSize={13} domain={['auto', 'auto']} tickFormatter={tick(digits)} />
           <Tooltip labelFormatter={dayLabel} formatter={valueFormatter(digits, unit)} />
           <Legend />
           {markerLines}
@@ -162,7 +163,7 @@ export function CowCharts({ series }: { series: CowSeries }) {
           <LineChart data={rows} margin={{ top: 8, right: 12, bottom: 0, left: 0 }}>
             <CartesianGrid stroke="#d9d9d9" strokeDasharray="3 3" />
             {xAxis}
-            <YAxis width={48} fontSize={13} domain={['auto', 'auto']} />
+            <YAxis width={52} fontSize={13} domain={['auto', 'auto']} tickFormatter={tick(2)} />
             <Tooltip labelFormatter={dayLabel} formatter={valueFormatter(2, 'mS/cm')} />
             <Legend />
             {markerLines}
@@ -199,7 +200,7 @@ export function CowCharts({ series }: { series: CowSeries }) {
       </ChartCard>
 
       {daily('chart-blood', t('charts.blood'), 'cow_blood_avg', 'herd_blood_avg', 0, 'ppm')}
-      {daily('chart-flow', t('charts.flow'), 'cow_flow_avg', 'herd_flow_avg', 2, 'kg/min')}
+      {daily('chart-flow', t('charts.flow'), 'cow_flow_avg', 'herd_flow_avg', 1, 'kg/min')}
 
       <ChartCard id="chart-risk-title" title={t('charts.risk')} testId="chart-risk">
         {risk.length === 0 ? (

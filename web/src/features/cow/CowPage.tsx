@@ -8,11 +8,11 @@ import { getCowSeries, queryKeys } from '../../api/endpoints';
 import type { CowSeries } from '../../api/types';
 import { LevelBadge, RiskBadge, StatusBadge } from '../../components/Badges';
 import { PageHeader } from '../../components/PageHeader';
+import { ReasonList } from '../../components/ReasonList';
 import { StatCard } from '../../components/StatCard';
 import { EmptyState, ErrorState, Loading } from '../../components/StateViews';
 import { useFarm } from '../../lib/farm';
 import { formatNumber } from '../../lib/numbers';
-import { describeReasons } from '../../lib/reasons';
 import { formatDateTime } from '../../lib/time';
 import { isEmptySeries } from './chartData';
 
@@ -66,7 +66,7 @@ function CowAlerts({ series }: { series: CowSeries }) {
               <StatusBadge status={alert.status} />
               <span className="muted">{formatDateTime(alert.created_at, series.time_zone, i18n.language)}</span>
             </div>
-            <p>{describeReasons(alert.reasons, t, i18n.language)}</p>
+            <ReasonList reasons={alert.reasons} />
           </li>
         ))}
       </ul>

@@ -5,11 +5,11 @@ import { Link } from 'react-router';
 import type { FarmOverview } from '../../api/types';
 import { RiskBadge, StatusBadge } from '../../components/Badges';
 import { PageHeader } from '../../components/PageHeader';
+import { ReasonList } from '../../components/ReasonList';
 import { StatCard } from '../../components/StatCard';
 import { EmptyState, ErrorState, Loading } from '../../components/StateViews';
 import { useFarm } from '../../lib/farm';
 import { formatNumber } from '../../lib/numbers';
-import { describeReasons } from '../../lib/reasons';
 import { formatAgo, formatDateTime } from '../../lib/time';
 import { feedWarnings, yieldChange } from './freshness';
 import { useOverview } from './queries';
@@ -89,7 +89,9 @@ function AtRiskList({ overview }: { overview: FarmOverview }) {
               <RiskBadge score={row.alert.risk_score} />
             </td>
             <td data-label={t('cow.unit')}>{row.unit ?? '—'}</td>
-            <td data-label={t('overview.whatMoved')}>{describeReasons(row.alert.reasons, t, i18n.language)}</td>
+            <td data-label={t('overview.whatMoved')}>
+              <ReasonList reasons={row.alert.reasons} />
+            </td>
             <td data-label={t('overview.since')}>{formatDateTime(row.alert.created_at, farm.time_zone, i18n.language)}</td>
             <td data-label={t('alerts.status')}>
               <StatusBadge status={row.alert.status} />
