@@ -67,6 +67,8 @@ export function CowCharts({ series }: { series: CowSeries }) {
       ticks={ticks}
       tickFormatter={(value: number) => formatDay(localDay(value, zone), lang)}
       allowDataOverflow
+      interval="preserveStartEnd"
+      minTickGap={12}
       fontSize={13}
     />
   );
@@ -96,13 +98,14 @@ export function CowCharts({ series }: { series: CowSeries }) {
     herdKey: keyof DailyRow,
     digits: number,
     unit: string,
+    tickDigits: number,
   ) => (
     <ChartCard id={`${testId}-title`} title={title} testId={testId}>
       <ResponsiveContainer width="100%" height={HEIGHT}>
         <LineChart data={rows} margin={{ top: 8, right: 12, bottom: 0, left: 0 }}>
           <CartesianGrid stroke="#d9d9d9" strokeDasharray="3 3" />
           {xAxis}
-          <YAxis width={52} fontSize={13} domain={['auto', 'auto']} tickFormatter={tick(digits)} />
+          <YAxis width={52} fontSize={13} domain={['auto', 'auto']} tickFormatter={tick(tickDigits)} />
           <Tooltip labelFormatter={dayLabel} formatter={valueFormatter(digits, unit)} />
           <Legend />
           {markerLines}
@@ -134,7 +137,7 @@ export function CowCharts({ series }: { series: CowSeries }) {
 
   return (
     <div className="charts">
-      {daily('chart-yield', t('charts.yield'), 'cow_yield_kg', 'herd_yield_kg', 1, 'kg')}
+      {daily('chart-yield', t('charts.yield'), 'cow_yield_kg', 'herd_yield_kg', 1, 'kg', 0)}
 
       <ChartCard id="chart-conductivity-title" title={t('charts.conductivity')} testId="chart-conductivity">
         <fieldset className="toggles">
@@ -163,7 +166,7 @@ export function CowCharts({ series }: { series: CowSeries }) {
           <LineChart data={rows} margin={{ top: 8, right: 12, bottom: 0, left: 0 }}>
             <CartesianGrid stroke="#d9d9d9" strokeDasharray="3 3" />
             {xAxis}
-            <YAxis width={52} fontSize={13} domain={['auto', 'auto']} tickFormatter={tick(2)} />
+            <YAxis width={52} fontSize={13} domain={['auto', 'auto']} tickFormatter={tick(1)} />
             <Tooltip labelFormatter={dayLabel} formatter={valueFormatter(2, 'mS/cm')} />
             <Legend />
             {markerLines}
@@ -199,8 +202,8 @@ export function CowCharts({ series }: { series: CowSeries }) {
         </ResponsiveContainer>
       </ChartCard>
 
-      {daily('chart-blood', t('charts.blood'), 'cow_blood_avg', 'herd_blood_avg', 0, 'ppm')}
-      {daily('chart-flow', t('charts.flow'), 'cow_flow_avg', 'herd_flow_avg', 1, 'kg/min')}
+      {daily('chart-blood', t('charts.blood'), 'cow_blood_avg', 'herd_blood_avg', 0, 'ppm', 0)}
+      {daily('chart-flow', t('charts.flow'), 'cow_flow_avg', 'herd_flow_avg', 2, 'kg/min', 1)}
 
       <ChartCard id="chart-risk-title" title={t('charts.risk')} testId="chart-risk">
         {risk.length === 0 ? (
