@@ -104,11 +104,35 @@ test('cow page: both chart lines, the cow and the herd average', async () => {
   await screenshots('04-cow', () => yieldChart.locator('.line-herd path.recharts-line-curve').waitFor());
 });
 
-test('settings page for the owner', async () => {
+test('settings page for the owner: threshold, notification target, agent key', async () => {
   await page.getByRole('link', { name: 'Settings' }).click();
   await page.getByRole('heading', { name: 'Agent keys' }).waitFor();
   await page.getByRole('heading', { name: 'People' }).waitFor();
   await checkAccessibility('settings');
+
+  await page.getByLabel('Alert from risk (%)').fill('60');
+  await page.getByRole('button', { name: 'Save' }).click();
+  await page.getByText('Saved.').waitFor();
+
+  await page.getByLabel('Name', { exact: true }).fill('Office e-mail');
+  await page.getByLabel('Address (apprise URL)').fill('mailtos://vet:s3cret-pass@mail.example.it');
+  await page.getByRole('button', { name: 'Add' }).first().click();
+  const target = page.locator('.list-row').filter({ hasText: 'Office e-mail' });
+  await target.waitFor();
+  assert.doesNotMatch(await target.innerText(), /s3cret-pass/, 'the secret of a notification target is shown');
+
+  await page.getByLabel('Name of the key').fill('Barn PC');
+  await page.getByRole('button', { name: 'Create key' }).click();
+  const secret = await page.getByTestId('new-key').locator('code').innerText();
+  assert.ok(secret.length >= 20, `agent key looks too short: ${secret}`);
+  await page.getByRole('button', { name: 'Done' }).click();
+  const key = page.locator('.list-row').filter({ hasText: 'Barn PC' });
+  await key.waitFor();
+  assert.doesNotMatch(await key.innerText(), new RegExp(secret), 'the agent key is shown again');
+
+  await page.reload();
+  await page.getByRole('heading', { name: 'Agent keys' }).waitFor();
+  assert.equal(await page.getByLabel('Alert from risk (%)').inputValue(), '60');
   await noHorizontalScroll('settings');
   await screenshots('06-settings');
 });

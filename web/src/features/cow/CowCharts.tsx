@@ -203,7 +203,7 @@ export function CowCharts({ series }: { series: CowSeries }) {
       </ChartCard>
 
       {daily('chart-blood', t('charts.blood'), 'cow_blood_avg', 'herd_blood_avg', 0, 'ppm', 0)}
-      {daily('chart-flow', t('charts.flow'), 'cow_flow_avg', 'herd_flow_avg', 2, 'kg/min', 1)}
+      {daily('chart-flow', t('charts.flow'), 'cow_flow_avg', 'herd_flow_avg', 2, 'kg/min', 2)}
 
       <ChartCard id="chart-risk-title" title={t('charts.risk')} testId="chart-risk">
         {risk.length === 0 ? (
