@@ -4,7 +4,6 @@ import { lazy, Suspense } from 'react';
 import { useTranslation } from 'react-i18next';
 import { Link, useParams, useSearchParams } from 'react-router';
 
-import { getCowSeries, queryKeys } from '../../api/endpoints';
 import type { CowSeries } from '../../api/types';
 import { LevelBadge, RiskBadge, StatusBadge } from '../../components/Badges';
 import { PageHeader } from '../../components/PageHeader';
@@ -15,14 +14,9 @@ import { useFarm } from '../../lib/farm';
 import { formatNumber } from '../../lib/numbers';
 import { formatDateTime } from '../../lib/time';
 import { isEmptySeries } from './chartData';
+import { RANGES, rangeFromParams, seriesQuery } from './prefetch';
 
 const CowCharts = lazy(() => import('./CowCharts'));
-export const RANGES = [7, 30, 90] as const;
-
-export function rangeFromParams(params: URLSearchParams): (typeof RANGES)[number] {
-  const days = Number(params.get('days'));
-  return (RANGES as readonly number[]).includes(days) ? (days as (typeof RANGES)[number]) : 30;
-}
 
 function CowFacts({ series }: { series: CowSeries }) {
   const { t, i18n } = useTranslation();
@@ -122,11 +116,7 @@ export function CowPage() {
   const { animalId = '' } = useParams();
   const [params, setParams] = useSearchParams();
   const days = rangeFromParams(params);
-  const series = useQuery({
-    queryKey: queryKeys.series(farm.farm_id, animalId, days),
-    queryFn: ({ signal }) => getCowSeries(farm.farm_id, animalId, days, signal),
-    placeholderData: keepPreviousData,
-  });
+  const series = useQuery({ ...seriesQuery(farm.farm_id, animalId, days), placeholderData: keepPreviousData });
 
   const title = t('cow.title', { cow: animalId });
   return (
