@@ -15,7 +15,7 @@ export interface StoredSession {
 
 type Listener = (signedIn: boolean) => void;
 
-interface AuthBackend {
+export interface AuthBackend {
   signIn(email: string, password: string): Promise<void>;
   signOut(): Promise<void>;
   /** A token that is valid now, or null when signed out. */
@@ -77,7 +77,7 @@ async function postJson(path: string, body: unknown): Promise<Response> {
   }
 }
 
-class LocalAuth implements AuthBackend {
+export class LocalAuth implements AuthBackend {
   private refreshing: Promise<string | null> | null = null;
 
   constructor() {
@@ -156,13 +156,18 @@ class LocalAuth implements AuthBackend {
 
 type SupabaseClient = import('@supabase/supabase-js').SupabaseClient;
 
-class SupabaseAuth implements AuthBackend {
+export class SupabaseAuth implements AuthBackend {
   private client: Promise<SupabaseClient> | null = null;
+
+  constructor(
+    private readonly url: string,
+    private readonly anonKey: string,
+  ) {}
 
   private get(): Promise<SupabaseClient> {
     // Loaded on demand: local builds never download supabase-js.
     this.client ??= import('@supabase/supabase-js').then(({ createClient }) => {
-      const client = createClient(supabaseUrl, supabaseAnonKey, {
+      const client = createClient(this.url, this.anonKey, {
         auth: { persistSession: true, autoRefreshToken: true },
       });
       client.auth.onAuthStateChange((_event, session) => notify(session !== null));
@@ -200,4 +205,5 @@ class SupabaseAuth implements AuthBackend {
   }
 }
 
-export const auth: AuthBackend = authMode === 'supabase' ? new SupabaseAuth() : new LocalAuth();
+export const auth: AuthBackend =
+  authMode === 'supabase' ? new SupabaseAuth(supabaseUrl, supabaseAnonKey) : new LocalAuth();
