@@ -28,6 +28,8 @@ export function ErrorState({ error, onRetry }: { error: unknown; onRetry?: () =>
   const { t } = useTranslation();
   let title = t('state.errorTitle');
   let body = t('state.errorBody');
+  // Retrying cannot turn a "not found" or "not allowed" into something else.
+  const final = error instanceof ApiError && (error.status === 404 || error.status === 403);
   if (error instanceof ApiError) {
     if (error.unreachable) {
       title = t('state.unreachableTitle');
@@ -46,7 +48,7 @@ export function ErrorState({ error, onRetry }: { error: unknown; onRetry?: () =>
     <section className="state state-error" role="alert">
       <h2>{title}</h2>
       <p>{body}</p>
-      {onRetry && (
+      {onRetry && !final && (
         <button type="button" className="button" onClick={onRetry}>
           {t('state.retry')}
         </button>
