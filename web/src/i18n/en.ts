@@ -177,6 +177,7 @@ export const en = {
     note: 'Note',
     noteOptional: 'Note (optional)',
     acknowledge: 'Acknowledge',
+    resolve: 'Resolved: cow is well',
     dismiss: 'Dismiss (false positive)',
     changeFailed: 'The change was not saved: {{message}}',
   },

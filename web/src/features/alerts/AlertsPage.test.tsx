@@ -97,9 +97,9 @@ describe('alert helpers', () => {
     ]);
   });
 
-  it('offers acknowledge and dismiss on new alerts only while open', () => {
+  it('offers acknowledge and dismiss on new alerts, resolve on acknowledged ones, nothing once closed', () => {
     expect(actionsFor('new')).toEqual(['acknowledged', 'false_positive']);
-    expect(actionsFor('acknowledged')).toEqual(['false_positive']);
+    expect(actionsFor('acknowledged')).toEqual(['resolved', 'false_positive']);
     expect(actionsFor('resolved')).toEqual([]);
   });
 

@@ -73,6 +73,11 @@ function AlertCard({
                 {t('alerts.acknowledge')}
               </button>
             )}
+            {actions.includes('resolved') && (
+              <button type="button" className="button button-primary" disabled={pending} onClick={() => act('resolved')}>
+                {t('alerts.resolve')}
+              </button>
+            )}
             {actions.includes('false_positive') && (
               <button type="button" className="button" disabled={pending} onClick={() => act('false_positive')}>
                 {t('alerts.dismiss')}

@@ -19,12 +19,13 @@ export function replaceAlert(alerts: Alert[] | undefined, updated: Alert): Alert
   return alerts?.map((alert) => (alert.alert_id === updated.alert_id ? { ...alert, ...updated } : alert));
 }
 
-export type AlertAction = 'acknowledged' | 'false_positive';
+export type AlertAction = 'acknowledged' | 'false_positive' | 'resolved';
 
-/** New alerts can be acknowledged or dismissed; acknowledged ones can still turn out false. */
+/** New alerts are acknowledged or dismissed; an acknowledged one is resolved when the cow is well,
+ * or can still turn out to have been a false positive. Closed alerts take no more changes. */
 export function actionsFor(status: AlertStatus): AlertAction[] {
   if (status === 'new') return ['acknowledged', 'false_positive'];
-  if (status === 'acknowledged') return ['false_positive'];
+  if (status === 'acknowledged') return ['resolved', 'false_positive'];
   return [];
 }
 
