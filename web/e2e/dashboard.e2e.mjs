@@ -31,6 +31,8 @@ before(async () => {
   browser = await launch();
   // English first (the switch to Italian is a test of its own); the farm's zone is not the browser's.
   const context = await browser.newContext({ viewport: DESKTOP, locale: 'en-GB', timezoneId: 'America/New_York' });
+  // A controllable clock, to let a session's access token expire without waiting for it.
+  await context.clock.install();
   page = await context.newPage();
   page.setDefaultTimeout(15_000);
   consoleErrors = watchConsole(page);
@@ -165,6 +167,20 @@ test('a farm-A user cannot open a farm-B cow by URL', async () => {
   assert.equal(await page.locator('.recharts-line-curve').count(), 0);
   await checkAccessibility('not found');
   await screenshots('09-not-found');
+});
+
+test('an expired access token is refreshed, not a surprise sign-out', async () => {
+  await page.goto(`${BASE}/farms/${FARM_A}`);
+  await page.getByTestId('at-risk-count').waitFor();
+  const before = await page.evaluate(() => JSON.parse(localStorage.getItem('pecus.session')).refreshToken);
+  const refreshed = page.waitForResponse((r) => r.url().endsWith('/api/v1/auth/refresh') && r.status() === 200);
+  await page.clock.fastForward('20:00'); // past the 15-minute access token
+  await page.getByRole('link', { name: 'Herd' }).click();
+  await refreshed;
+  await page.getByTestId('herd-table').waitFor();
+  assert.doesNotMatch(page.url(), /\/login/);
+  const after = await page.evaluate(() => JSON.parse(localStorage.getItem('pecus.session')).refreshToken);
+  assert.notEqual(after, before, 'the refresh token was not rotated');
 });
 
 test('sign out ends the session', async () => {

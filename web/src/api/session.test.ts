@@ -3,10 +3,11 @@ import { vi } from 'vitest';
 import { fakeToken, startServer, type TestServer } from '../test/httpServer';
 import { api } from './client';
 import { ApiError } from './errors';
-import { auth, onAuthChange, SESSION_KEY, sessionFromTokens, tokenExpiry } from './session';
+import { auth, onAuthChange, refreshMarginMs, SESSION_KEY, sessionFromTokens, tokenExpiry } from './session';
 
 let server: TestServer | undefined;
 afterEach(async () => {
+  vi.useRealTimers();
   await server?.close();
   server = undefined;
   vi.unstubAllEnvs();
@@ -25,11 +26,16 @@ describe('local sign-in session', () => {
     expect(sessionFromTokens({ access_token: 'x', refresh_token: 'r', expires_at: 100 }).expiresAt).toBe(100_000);
   });
 
+  it('refreshes a minute early, or a quarter of the life of a short token', () => {
+    expect(refreshMarginMs({ accessToken: 'a', refreshToken: 'r', expiresAt: 0, lifetimeMs: 900_000 })).toBe(60_000);
+    expect(refreshMarginMs({ accessToken: 'a', refreshToken: 'r', expiresAt: 0, lifetimeMs: 40_000 })).toBe(10_000);
+  });
+
   it('signs in, refreshes a token about to expire before using it, and signs out', async () => {
     const seen: string[] = [];
     server = await startServer((req) => {
       seen.push(`${req.method} ${req.path}`);
-      if (req.path === '/api/v1/auth/login') return { body: tokens(now() + 30, 'r1') }; // expires within the margin
+      if (req.path === '/api/v1/auth/login') return { body: tokens(now() + 900, 'r1') };
       if (req.path === '/api/v1/auth/refresh') {
         expect(req.body).toEqual({ refresh_token: 'r1' });
         return { body: tokens(now() + 3600, 'r2') };
@@ -43,6 +49,9 @@ describe('local sign-in session', () => {
     const unsubscribe = onAuthChange((v) => changes.push(v));
 
     await auth.signIn('a@b.it', 'pw');
+    // 14.5 minutes later the 15-minute token is inside the refresh margin.
+    vi.useFakeTimers({ toFake: ['Date'] });
+    vi.setSystemTime(Date.now() + 870_000);
     const me = await api<{ auth: string }>('/me');
     const stored = JSON.parse(localStorage.getItem(SESSION_KEY)!) as { refreshToken: string; accessToken: string };
     expect(stored.refreshToken).toBe('r2');

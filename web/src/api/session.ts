@@ -11,6 +11,8 @@ export interface StoredSession {
   refreshToken: string;
   /** Epoch milliseconds at which the access token expires. */
   expiresAt: number;
+  /** How long the access token was valid for when issued, in ms (sets how early we refresh). */
+  lifetimeMs?: number;
 }
 
 type Listener = (signedIn: boolean) => void;
@@ -34,8 +36,11 @@ export function onAuthChange(listener: Listener): () => void {
   return () => listeners.delete(listener);
 }
 
-/** Seconds before expiry at which we refresh, so a request never leaves with a dying token. */
-const REFRESH_MARGIN_MS = 60_000;
+/** How long before expiry we refresh, so a request never leaves with a dying token: a minute,
+ * or a quarter of the token's life for short-lived tokens. */
+export function refreshMarginMs(session: StoredSession): number {
+  return Math.min(60_000, (session.lifetimeMs ?? 240_000) / 4);
+}
 export const SESSION_KEY = 'pecus.session';
 
 /** The `exp` claim of a JWT in epoch ms (the signature is the API's business, not ours). */
@@ -62,7 +67,7 @@ export function sessionFromTokens(body: TokenResponse, now: number = Date.now())
   const expiresAt =
     tokenExpiry(body.access_token) ??
     (body.expires_at !== undefined ? body.expires_at * 1000 : now + (body.expires_in ?? 300) * 1000);
-  return { accessToken: body.access_token, refreshToken: body.refresh_token, expiresAt };
+  return { accessToken: body.access_token, refreshToken: body.refresh_token, expiresAt, lifetimeMs: expiresAt - now };
 }
 
 async function postJson(path: string, body: unknown): Promise<Response> {
@@ -126,7 +131,7 @@ export class LocalAuth implements AuthBackend {
   async accessToken(forceRefresh = false): Promise<string | null> {
     const session = this.load();
     if (!session) return null;
-    if (!forceRefresh && session.expiresAt - Date.now() > REFRESH_MARGIN_MS) return session.accessToken;
+    if (!forceRefresh && session.expiresAt - Date.now() > refreshMarginMs(session)) return session.accessToken;
     // One refresh at a time, however many queries ask at once.
     this.refreshing ??= this.refresh(session).finally(() => {
       this.refreshing = null;
