@@ -172,10 +172,11 @@ def seed_demo_farm(
 ) -> DemoFarm:
     rng = random.Random(seed)
     now = datetime.now(UTC)
-    key = create_farm_with_key(database_url, f"{name} {uuid.uuid4().hex[:6]}", time_zone)
+    full_name = f"{name} {uuid.uuid4().hex[:6]}"
+    key = create_farm_with_key(database_url, full_name, time_zone)
     farm = DemoFarm(
         key=key,
-        name=name,
+        name=full_name,
         time_zone=time_zone,
         owner_email=f"owner-{uuid.uuid4().hex[:8]}@example.it",
         cows=[str(first_cow + 7 * i) for i in range(cows)],
@@ -199,6 +200,17 @@ def seed_demo_farm(
     _add_alerts(database_url, farm, now)
     _add_owner(database_url, farm)
     return farm
+
+
+def add_vet(database_url: str, *farms: DemoFarm) -> str:
+    """A vet invited on several farms; returns the e-mail (password: PASSWORD)."""
+    from pecus.cloud.auth.users import create_user
+
+    email = f"vet-{uuid.uuid4().hex[:8]}@example.it"
+    with connect(database_url) as conn:
+        for farm in farms:
+            create_user(conn, email, str(farm.farm_id), "vet", PASSWORD)
+    return email
 
 
 def cows_at_risk(database_url: str, farm_id: uuid.UUID) -> int:

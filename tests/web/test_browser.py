@@ -18,7 +18,7 @@ import pytest
 
 from pecus.cloud.database import connect
 from tests.support.api import running_api
-from tests.support.web_demo import PASSWORD, DemoFarm, alert_status, cows_at_risk, seed_demo_farm
+from tests.support.web_demo import PASSWORD, DemoFarm, add_vet, alert_status, cows_at_risk, seed_demo_farm
 
 ROOT = Path(__file__).resolve().parents[2]
 WEB = ROOT / "web"
@@ -76,7 +76,8 @@ def run_suite(stack: Stack, suite: str, **extra: str) -> str:
 
 def test_dashboard_pages_in_a_real_browser(stack: Stack) -> None:
     """Sign in, the at-risk count the database holds, herd list, both chart lines on the cow page,
-    settings, Italian that survives a reload, no farm-B cow by URL, sign out; axe on every page."""
+    settings, Italian that survives a reload, no farm-B cow by URL, token refresh, sign out, a vet's
+    farm switcher; axe on every page."""
     expected = cows_at_risk(stack.db_url, stack.farm_a.farm_id)
     assert expected == len(stack.farm_a.sick) == 3
     cow_b = stack.farm_b.cows[0]
@@ -88,6 +89,9 @@ def test_dashboard_pages_in_a_real_browser(stack: Stack) -> None:
         PECUS_COW_B=cow_b,
         PECUS_AT_RISK=str(expected),
         PECUS_SICK_COW=stack.farm_a.sick[0].animal_id,
+        PECUS_VET_EMAIL=add_vet(stack.db_url, stack.farm_a, stack.farm_b),
+        PECUS_FARM_B_NAME=stack.farm_b.name,
+        PECUS_AT_RISK_B=str(cows_at_risk(stack.db_url, stack.farm_b.farm_id)),
     )
     shots = {p.name for p in ARTIFACTS.glob("*.png")}
     for page in ("01-sign-in", "02-overview", "03-herd", "04-cow", "06-settings", "07-overview-it"):

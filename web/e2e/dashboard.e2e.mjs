@@ -8,6 +8,7 @@ import { after, before, test } from 'node:test';
 import { DESKTOP, launch } from './browser.mjs';
 import {
   BASE,
+  signIn,
   checkAccessibility as axe,
   EMAIL,
   env,
@@ -22,6 +23,9 @@ const FARM_B = env('PECUS_FARM_B');
 const COW_B = env('PECUS_COW_B');
 const AT_RISK = Number(env('PECUS_AT_RISK'));
 const SICK_COW = env('PECUS_SICK_COW');
+const VET_EMAIL = env('PECUS_VET_EMAIL');
+const FARM_B_NAME = env('PECUS_FARM_B_NAME');
+const AT_RISK_B = Number(env('PECUS_AT_RISK_B'));
 
 let browser;
 let page;
@@ -114,7 +118,7 @@ test('settings page for the owner: threshold, notification target, agent key', a
 
   await page.getByLabel('Alert from risk (%)').fill('60');
   await page.getByRole('button', { name: 'Save' }).click();
-  await page.getByText('Saved.').waitFor();
+  await page.getByText('Saved.', { exact: true }).waitFor();
 
   await page.getByLabel('Name', { exact: true }).fill('Office e-mail');
   await page.getByLabel('Address (apprise URL)').fill('mailtos://vet:s3cret-pass@mail.example.it');
@@ -190,4 +194,18 @@ test('sign out ends the session', async () => {
   await page.goto(`${BASE}/farms/${FARM_A}/alerts`);
   await page.waitForURL(/\/login\?next=/);
   assert.deepEqual(consoleErrors, [], 'errors in the browser console');
+});
+
+test('a vet on two farms switches between them', async () => {
+  await signIn(page, VET_EMAIL, PASSWORD);
+  const switcher = page.getByTestId('farm-switcher');
+  await switcher.waitFor();
+  await switcher.selectOption({ label: FARM_B_NAME });
+  await page.waitForURL(new RegExp(`/farms/${FARM_B}$`));
+  await page.getByTestId('at-risk-count').waitFor();
+  assert.equal(Number(await page.getByTestId('at-risk-count').innerText()), AT_RISK_B);
+  await page.getByRole('link', { name: 'Settings' }).click();
+  await page.getByText(/only an owner can change them \(your role: Vet\)/).waitFor();
+  assert.equal(await page.getByRole('button', { name: 'Save' }).count(), 0);
+  await checkAccessibility('settings (vet)');
 });
