@@ -72,7 +72,7 @@ export const en = {
     title: 'Today',
     cowsAtRisk_one: 'cow at risk today',
     cowsAtRisk_other: 'cows at risk today',
-    byLevel: '{{critical}} critical · {{warning}} warning',
+    byLevel: 'Critical: {{critical}} · Warning: {{warning}}',
     allClear: 'No cow at risk right now.',
     atRiskCaption: 'Cows at risk, highest risk first',
     whatMoved: 'What moved',

@@ -74,7 +74,7 @@ export const it: Messages = {
     title: 'Oggi',
     cowsAtRisk_one: 'vacca a rischio oggi',
     cowsAtRisk_other: 'vacche a rischio oggi',
-    byLevel: '{{critical}} critiche · {{warning}} attenzione',
+    byLevel: 'Critici: {{critical}} · Attenzione: {{warning}}',
     allClear: 'Nessuna vacca a rischio in questo momento.',
     atRiskCaption: 'Vacche a rischio, dal rischio più alto',
     whatMoved: 'Cosa è cambiato',
