@@ -1,6 +1,6 @@
 // The cow's charts (Recharts, loaded in its own chunk): cow lines solid, herd average dashed,
 // alert markers as red vertical lines, times in the farm's zone.
-import { useState, type ReactNode } from 'react';
+import { useEffect, useState, type ReactNode } from 'react';
 import { useTranslation } from 'react-i18next';
 import {
   CartesianGrid,
@@ -31,11 +31,35 @@ import {
   type DailyRow,
 } from './chartData';
 
-const COW = '#0b4fa8';
-const HERD = '#5c5c5c';
-const ALERT = '#b3261e';
-const QUARTER_COLOURS = { lf: '#8a3ffc', rf: '#007d79', lr: '#b45309', rr: '#d02670' } as const;
+const LIGHT = {
+  cow: '#0b4fa8',
+  herd: '#5c5c5c',
+  alert: '#b3261e',
+  grid: '#d9d9d9',
+  quarters: { lf: '#8a3ffc', rf: '#007d79', lr: '#b45309', rr: '#d02670' },
+};
+// Dark screens (a barn at 5 am): the same meanings, bright enough on a dark background.
+const DARK: typeof LIGHT = {
+  cow: '#7fb2ff',
+  herd: '#c9c9c9',
+  alert: '#ff8a80',
+  grid: '#3d464d',
+  quarters: { lf: '#c6a7ff', rf: '#3ddbd9', lr: '#ffb066', rr: '#ff7eb6' },
+};
 const HEIGHT = 240;
+
+function usePalette(): typeof LIGHT {
+  const query = '(prefers-color-scheme: dark)';
+  const [dark, setDark] = useState(() => window.matchMedia?.(query).matches ?? false);
+  useEffect(() => {
+    const media = window.matchMedia?.(query);
+    if (!media) return undefined;
+    const onChange = (event: MediaQueryListEvent) => setDark(event.matches);
+    media.addEventListener('change', onChange);
+    return () => media.removeEventListener('change', onChange);
+  }, []);
+  return dark ? DARK : LIGHT;
+}
 
 function ChartCard({ id, title, children, testId }: { id: string; title: string; children: ReactNode; testId: string }) {
   return (
@@ -56,6 +80,7 @@ export function CowCharts({ series }: { series: CowSeries }) {
   const domain = timeDomain(series);
   const ticks = dayTicks(series);
   const [toggles, setToggles] = useState<ConductivityToggles>(DEFAULT_TOGGLES);
+  const colour = usePalette();
   const condKeys = conductivityKeys(toggles);
 
   const xAxis = (
@@ -76,7 +101,7 @@ export function CowCharts({ series }: { series: CowSeries }) {
     <ReferenceLine
       key={m.alertId}
       x={m.t}
-      stroke={ALERT}
+      stroke={colour.alert}
       strokeWidth={2}
       strokeDasharray={m.level === 'critical' ? undefined : '4 3'}
       ifOverflow="hidden"
@@ -103,7 +128,7 @@ export function CowCharts({ series }: { series: CowSeries }) {
     <ChartCard id={`${testId}-title`} title={title} testId={testId}>
       <ResponsiveContainer width="100%" height={HEIGHT}>
         <LineChart data={rows} margin={{ top: 8, right: 12, bottom: 0, left: 0 }}>
-          <CartesianGrid stroke="#d9d9d9" strokeDasharray="3 3" />
+          <CartesianGrid stroke={colour.grid} strokeDasharray="3 3" />
           {xAxis}
           <YAxis width={52} fontSize={13} domain={['auto', 'auto']} tickFormatter={tick(tickDigits)} />
           <Tooltip labelFormatter={dayLabel} formatter={valueFormatter(digits, unit)} />
@@ -112,7 +137,7 @@ export function CowCharts({ series }: { series: CowSeries }) {
           <Line
             dataKey={cowKey}
             name={t('charts.cow', { cow: series.animal_id })}
-            stroke={COW}
+            stroke={colour.cow}
             strokeWidth={3}
             dot={rows.length <= 31}
             connectNulls
@@ -122,7 +147,7 @@ export function CowCharts({ series }: { series: CowSeries }) {
           <Line
             dataKey={herdKey}
             name={t('charts.herdAverage')}
-            stroke={HERD}
+            stroke={colour.herd}
             strokeWidth={2}
             strokeDasharray="6 4"
             dot={false}
@@ -164,21 +189,21 @@ export function CowCharts({ series }: { series: CowSeries }) {
         </fieldset>
         <ResponsiveContainer width="100%" height={HEIGHT}>
           <LineChart data={rows} margin={{ top: 8, right: 12, bottom: 0, left: 0 }}>
-            <CartesianGrid stroke="#d9d9d9" strokeDasharray="3 3" />
+            <CartesianGrid stroke={colour.grid} strokeDasharray="3 3" />
             {xAxis}
             <YAxis width={52} fontSize={13} domain={['auto', 'auto']} tickFormatter={tick(1)} />
             <Tooltip labelFormatter={dayLabel} formatter={valueFormatter(2, 'mS/cm')} />
             <Legend />
             {markerLines}
             {condKeys.map((key) => {
-              const quarter = key.slice(-2) as keyof typeof QUARTER_COLOURS;
+              const quarter = key.slice(-2) as keyof typeof LIGHT.quarters;
               const isAvg = key === 'cow_conductivity_avg';
               return (
                 <Line
                   key={key}
                   dataKey={key}
                   name={isAvg ? t('charts.cow', { cow: series.animal_id }) : t(`quarters.${quarter}`)}
-                  stroke={isAvg ? COW : QUARTER_COLOURS[quarter]}
+                  stroke={isAvg ? colour.cow : colour.quarters[quarter]}
                   strokeWidth={isAvg ? 3 : 2}
                   dot={false}
                   connectNulls
@@ -190,7 +215,7 @@ export function CowCharts({ series }: { series: CowSeries }) {
             <Line
               dataKey="herd_conductivity_avg"
               name={t('charts.herdAverage')}
-              stroke={HERD}
+              stroke={colour.herd}
               strokeWidth={2}
               strokeDasharray="6 4"
               dot={false}
@@ -211,7 +236,7 @@ export function CowCharts({ series }: { series: CowSeries }) {
         ) : (
           <ResponsiveContainer width="100%" height={HEIGHT}>
             <LineChart data={risk} margin={{ top: 8, right: 12, bottom: 0, left: 0 }}>
-              <CartesianGrid stroke="#d9d9d9" strokeDasharray="3 3" />
+              <CartesianGrid stroke={colour.grid} strokeDasharray="3 3" />
               {xAxis}
               <YAxis
                 width={48}
@@ -230,7 +255,7 @@ export function CowCharts({ series }: { series: CowSeries }) {
               <Line
                 dataKey="risk"
                 name={t('charts.riskLine')}
-                stroke={ALERT}
+                stroke={colour.alert}
                 strokeWidth={2}
                 dot={risk.length <= 40}
                 isAnimationActive={false}
