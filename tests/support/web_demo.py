@@ -169,7 +169,10 @@ def seed_demo_farm(
     seed: int = 1,
     time_zone: str = "Europe/Rome",
     first_cow: int = 1000,
+    silent_unit_hours: float = 0,
 ) -> DemoFarm:
+    """A farm with `cows` cows milked on two robots for `days` days, `sick` of them sick for about a
+    day with open alerts, and an owner. `silent_unit_hours`: Robot 2 stopped milking that long ago."""
     rng = random.Random(seed)
     now = datetime.now(UTC)
     full_name = f"{name} {uuid.uuid4().hex[:6]}"
@@ -191,7 +194,11 @@ def seed_demo_farm(
     rows: list[dict[str, Any]] = []
     for index, animal in enumerate(farm.cows):
         unit = farm.units[index % len(farm.units)]
-        rows.extend(_cow_milkings(rng, farm, animal, unit, days, now, sick_by_cow.get(animal)))
+        milkings = _cow_milkings(rng, farm, animal, unit, days, now, sick_by_cow.get(animal))
+        if silent_unit_hours and unit == farm.units[1]:
+            stop = (now - timedelta(hours=silent_unit_hours)).isoformat()
+            milkings = [m for m in milkings if m["started_at"] < stop]
+        rows.extend(milkings)
     rows.sort(key=lambda r: r["started_at"])
     for number, row in enumerate(rows, start=1):
         row["transaction_id"] = number

@@ -43,8 +43,9 @@ def stack(db_url: str) -> Iterator[Stack]:
     with running_api(db_url, {"PECUS_WEB_DIST": str(WEB / "dist")}) as api_url:
         farm_a = seed_demo_farm(db_url, api_url, name="Cascina Rossi", cows=40, sick=3, seed=1)
         farm_b = seed_demo_farm(
-            db_url, api_url, name="Azienda Bianchi", cows=12, sick=1, seed=2, first_cow=5000
-        )
+            db_url, api_url, name="Azienda Bianchi", cows=12, sick=1, seed=2, first_cow=5000,
+            silent_unit_hours=8,
+        )  # fmt: skip
         yield Stack(api_url, db_url, farm_a, farm_b)
 
 

@@ -105,6 +105,12 @@ test('cow page: both chart lines, the cow and the herd average', async () => {
   await condChart.getByLabel('front left').check();
   await condChart.locator('.line-quarter-lf path.recharts-line-curve').waitFor();
   assert.ok((await page.locator('.alert-marker').count()) > 0, 'no alert marker on the time axis');
+  // Another period asks the API for it and redraws.
+  const ninety = page.waitForResponse((r) => r.url().includes('/series?days=90') && r.status() === 200);
+  await page.getByRole('button', { name: '90 days' }).click();
+  await ninety;
+  assert.equal(await page.getByRole('button', { name: '90 days' }).getAttribute('aria-pressed'), 'true');
+  await yieldChart.locator('.line-herd path.recharts-line-curve').waitFor();
   await checkAccessibility('cow');
   await noHorizontalScroll('cow');
   await screenshots('04-cow', () => yieldChart.locator('.line-herd path.recharts-line-curve').waitFor());
@@ -204,6 +210,8 @@ test('a vet on two farms switches between them', async () => {
   await page.waitForURL(new RegExp(`/farms/${FARM_B}$`));
   await page.getByTestId('at-risk-count').waitFor();
   assert.equal(Number(await page.getByTestId('at-risk-count').innerText()), AT_RISK_B);
+  // Farm B's Robot 2 stopped milking 8 hours ago: the overview says so before anything else.
+  assert.match(await page.getByTestId('feed-warning').innerText(), /Robot 2 is silent: last milking 8 hours ago/);
   await page.getByRole('link', { name: 'Settings' }).click();
   await page.getByText(/only an owner can change them \(your role: Vet\)/).waitFor();
   assert.equal(await page.getByRole('button', { name: 'Save' }).count(), 0);
