@@ -83,6 +83,17 @@ test('herd list: search by cow number and open the cow', async () => {
   await checkAccessibility('herd list');
   await noHorizontalScroll('herd list');
   await screenshots('03-herd');
+  // Filters go to the API: only cows in their second lactation, then back to all.
+  const second = page.waitForResponse((r) => r.url().includes('lactation=2') && r.status() === 200);
+  await page.getByLabel('Lactation').selectOption('2');
+  await second;
+  await page.getByLabel('Lactation').selectOption('');
+  await page.getByLabel('Only cows at risk').check();
+  await page.waitForFunction(
+    (n) => document.querySelectorAll('[data-testid="herd-table"] tbody tr').length === n,
+    AT_RISK,
+  );
+  await page.getByLabel('Only cows at risk').uncheck();
   await page.getByLabel('Cow number').fill(SICK_COW);
   await page.getByTestId('herd-table').locator('tbody tr').filter({ hasText: SICK_COW }).first().waitFor();
   await page.getByRole('link', { name: SICK_COW, exact: true }).click();
@@ -109,7 +120,7 @@ test('cow page: both chart lines, the cow and the herd average', async () => {
   const ninety = page.waitForResponse((r) => r.url().includes('/series?days=90') && r.status() === 200);
   await page.getByRole('button', { name: '90 days' }).click();
   await ninety;
-  assert.equal(await page.getByRole('button', { name: '90 days' }).getAttribute('aria-pressed'), 'true');
+  await page.locator('button[aria-pressed="true"]', { hasText: '90 days' }).waitFor();
   await yieldChart.locator('.line-herd path.recharts-line-curve').waitFor();
   await checkAccessibility('cow');
   await noHorizontalScroll('cow');

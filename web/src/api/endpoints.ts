@@ -69,9 +69,6 @@ export const updateSettings = (farmId: string, update: FarmSettingsUpdate): Prom
 export const addNotificationTarget = (farmId: string, body: NotificationTargetCreate): Promise<NotificationTarget> =>
   api<NotificationTarget>(`${farm(farmId)}/notification-targets`, { method: 'POST', body });
 
-export const testNotificationTarget = (farmId: string, targetId: number): Promise<unknown> =>
-  api<unknown>(`${farm(farmId)}/notification-targets/${targetId}/test`, { method: 'POST' });
-
 export const removeNotificationTarget = (farmId: string, targetId: number): Promise<void> =>
   api<void>(`${farm(farmId)}/notification-targets/${targetId}`, { method: 'DELETE' });
 

@@ -111,6 +111,7 @@ export const en = {
     search: 'Cow number',
     searchPlaceholder: 'e.g. 1042',
     allUnits: 'All robots',
+    allLactations: 'All',
     onlyAtRisk: 'Only cows at risk',
     count_one: '{{count}} cow',
     count_other: '{{count}} cows',

@@ -113,6 +113,7 @@ export const it: Messages = {
     search: 'Numero vacca',
     searchPlaceholder: 'es. 1042',
     allUnits: 'Tutti i robot',
+    allLactations: 'Tutte',
     onlyAtRisk: 'Solo vacche a rischio',
     count_one: '{{count}} vacca',
     count_other: '{{count}} vacche',

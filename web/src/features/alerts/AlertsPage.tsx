@@ -1,7 +1,7 @@
 // Alerts: filter by status, unit and date; acknowledge or dismiss with an optional note.
 import { useState } from 'react';
 import { useTranslation } from 'react-i18next';
-import { Link, useSearchParams } from 'react-router';
+import { Link } from 'react-router';
 
 import { useOverview } from '../../api/queries';
 import type { Alert } from '../../api/types';
@@ -10,6 +10,7 @@ import { PageHeader } from '../../components/PageHeader';
 import { ReasonList } from '../../components/ReasonList';
 import { EmptyState, ErrorState, Loading } from '../../components/StateViews';
 import { canActOnAlerts, useFarm } from '../../lib/farm';
+import { useSearchState } from '../../lib/searchState';
 import { formatDateTime } from '../../lib/time';
 import { actionsFor, alertQueryFromParams, type AlertAction } from './alertState';
 import { useAlertStatus, useAlerts, type StatusChangeVars } from './queries';
@@ -93,7 +94,7 @@ function AlertCard({
 export function AlertsPage() {
   const { t } = useTranslation();
   const { farm } = useFarm();
-  const [params, setParams] = useSearchParams();
+  const [params, update] = useSearchState();
   const query = alertQueryFromParams(params, farm.time_zone);
   const alerts = useAlerts(farm.farm_id, query);
   const overview = useOverview(farm.farm_id);
@@ -101,12 +102,7 @@ export function AlertsPage() {
   const [failure, setFailure] = useState<string | null>(null);
   const units = overview.data?.units.map((u) => u.unit) ?? [];
 
-  const setParam = (key: string, value: string): void => {
-    const next = new URLSearchParams(params);
-    if (value) next.set(key, value);
-    else next.delete(key);
-    setParams(next, { replace: true });
-  };
+  const setParam = (key: string, value: string): void => update({ [key]: value });
 
   const onChange = (vars: StatusChangeVars): void => {
     setFailure(null);

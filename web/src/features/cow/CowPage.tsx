@@ -2,7 +2,7 @@
 import { keepPreviousData, useQuery } from '@tanstack/react-query';
 import { lazy, Suspense } from 'react';
 import { useTranslation } from 'react-i18next';
-import { Link, useParams, useSearchParams } from 'react-router';
+import { Link, useParams } from 'react-router';
 
 import type { CowSeries } from '../../api/types';
 import { LevelBadge, RiskBadge, StatusBadge } from '../../components/Badges';
@@ -12,6 +12,7 @@ import { StatCard } from '../../components/StatCard';
 import { EmptyState, ErrorState, Loading } from '../../components/StateViews';
 import { useFarm } from '../../lib/farm';
 import { formatNumber } from '../../lib/numbers';
+import { useSearchState } from '../../lib/searchState';
 import { formatDateTime } from '../../lib/time';
 import { isEmptySeries } from './chartData';
 import { RANGES, rangeFromParams, seriesQuery } from './prefetch';
@@ -114,7 +115,7 @@ export function CowPage() {
   const { t } = useTranslation();
   const { farm } = useFarm();
   const { animalId = '' } = useParams();
-  const [params, setParams] = useSearchParams();
+  const [params, update] = useSearchState();
   const days = rangeFromParams(params);
   const series = useQuery({ ...seriesQuery(farm.farm_id, animalId, days), placeholderData: keepPreviousData });
 
@@ -129,7 +130,7 @@ export function CowPage() {
               type="button"
               className="segment"
               aria-pressed={range === days}
-              onClick={() => setParams({ days: String(range) }, { replace: true })}
+              onClick={() => update({ days: String(range) })}
             >
               {t('cow.days', { count: range })}
             </button>

@@ -1,7 +1,7 @@
 // Herd list: every cow with her latest milking, 24 h yield, risk and open alert.
 // Filters live in the URL so a reload or a shared link shows the same list.
 import { useTranslation } from 'react-i18next';
-import { Link, useNavigate, useSearchParams } from 'react-router';
+import { Link, useNavigate } from 'react-router';
 
 import type { CowQuery, CowSort } from '../../api/types';
 import { RiskBadge, StatusBadge } from '../../components/Badges';
@@ -9,6 +9,7 @@ import { PageHeader } from '../../components/PageHeader';
 import { EmptyState, ErrorState, Loading } from '../../components/StateViews';
 import { useFarm } from '../../lib/farm';
 import { formatNumber } from '../../lib/numbers';
+import { useSearchState } from '../../lib/searchState';
 import { formatDateTime } from '../../lib/time';
 import { useCows, useOverview } from './queries';
 
@@ -28,6 +29,8 @@ export function cowQueryFromParams(params: URLSearchParams): CowQuery {
   if (unit) query.unit = unit;
   const q = params.get('q')?.trim();
   if (q) query.q = q;
+  const lactation = Number.parseInt(params.get('lactation') ?? '', 10);
+  if (lactation >= 1 && lactation <= 20) query.lactation = lactation;
   return query;
 }
 
@@ -39,7 +42,7 @@ export function HerdListPage() {
   const { t, i18n } = useTranslation();
   const { farm } = useFarm();
   const navigate = useNavigate();
-  const [params, setParams] = useSearchParams();
+  const [params, update] = useSearchState();
   const query = cowQueryFromParams(params);
   const cows = useCows(farm.farm_id, query);
   const overview = useOverview(farm.farm_id);
@@ -47,16 +50,6 @@ export function HerdListPage() {
   const lang = i18n.language;
   const sort = query.sort ?? 'risk';
   const order = query.order ?? defaultOrder(sort);
-
-  const update = (changes: Record<string, string | null>, keepPage = false): void => {
-    const next = new URLSearchParams(params);
-    for (const [key, value] of Object.entries(changes)) {
-      if (value === null || value === '') next.delete(key);
-      else next.set(key, value);
-    }
-    if (!keepPage) next.delete('page');
-    setParams(next, { replace: true });
-  };
 
   const sortBy = (column: CowSort): void => {
     const nextOrder = column === sort ? (order === 'asc' ? 'desc' : 'asc') : defaultOrder(column);
@@ -101,6 +94,17 @@ export function HerdListPage() {
             ))}
           </select>
         </label>
+        <label className="field">
+          <span>{t('cow.lactation')}</span>
+          <select value={query.lactation ?? ''} onChange={(event) => update({ lactation: event.target.value })}>
+            <option value="">{t('herd.allLactations')}</option>
+            {[1, 2, 3, 4, 5, 6].map((n) => (
+              <option key={n} value={n}>
+                {n}
+              </option>
+            ))}
+          </select>
+        </label>
         <label className="field field-check">
           <input
             type="checkbox"
@@ -116,8 +120,8 @@ export function HerdListPage() {
       ) : cows.isError ? (
         <ErrorState error={cows.error} onRetry={() => void cows.refetch()} />
       ) : cows.data.items.length === 0 ? (
-        <EmptyState title={query.q || query.unit || query.at_risk ? t('herd.noMatch') : t('herd.empty')}>
-          <p>{query.q || query.unit || query.at_risk ? t('herd.noMatchBody') : t('herd.emptyBody')}</p>
+        <EmptyState title={query.q || query.unit || query.at_risk || query.lactation ? t('herd.noMatch') : t('herd.empty')}>
+          <p>{query.q || query.unit || query.at_risk || query.lactation ? t('herd.noMatchBody') : t('herd.emptyBody')}</p>
         </EmptyState>
       ) : (
         <>

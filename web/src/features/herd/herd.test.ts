@@ -78,11 +78,11 @@ describe('data freshness', () => {
 
 describe('herd list URL', () => {
   it('reads sort, filters, search and page from the URL', () => {
-    const q = cowQueryFromParams(new URLSearchParams('sort=yield_24h&order=desc&at_risk=1&unit=VMS2&q=10&page=2'));
-    expect(q).toEqual({ sort: 'yield_24h', order: 'desc', at_risk: true, unit: 'VMS2', q: '10', limit: 50, offset: 100 });
+    const q = cowQueryFromParams(new URLSearchParams('sort=yield_24h&order=desc&at_risk=1&unit=VMS2&q=10&page=2&lactation=3'));
+    expect(q).toEqual({ sort: 'yield_24h', order: 'desc', at_risk: true, unit: 'VMS2', q: '10', lactation: 3, limit: 50, offset: 100 });
   });
 
   it('ignores what it does not know', () => {
-    expect(cowQueryFromParams(new URLSearchParams('sort=drop+table&page=-3'))).toEqual({ sort: 'risk', limit: 50, offset: 0 });
+    expect(cowQueryFromParams(new URLSearchParams('sort=drop+table&page=-3&lactation=zero'))).toEqual({ sort: 'risk', limit: 50, offset: 0 });
   });
 });
