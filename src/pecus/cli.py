@@ -11,14 +11,12 @@ from rich.console import Console
 
 app = typer.Typer(help="Pecus Chain cloud: database, API, AI engine and demo.", no_args_is_help=True)
 console = Console()
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 
 @app.callback()
 def _main(verbose: bool = typer.Option(False, "--verbose", "-v", help="Log more.")) -> None:
-    logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, format=LOG_FORMAT)
 
 
 @app.command()
@@ -77,7 +75,14 @@ def serve(
         workers=workers,
         access_log=access_log,
         proxy_headers=True,
-        log_config=None,
+        # Applied in every worker process: our log format, uvicorn's loggers included.
+        log_config={
+            "version": 1,
+            "disable_existing_loggers": False,
+            "formatters": {"plain": {"format": LOG_FORMAT}},
+            "handlers": {"stderr": {"class": "logging.StreamHandler", "formatter": "plain"}},
+            "root": {"handlers": ["stderr"], "level": logging.getLevelName(logging.getLogger().level)},
+        },
     )
 
 
@@ -96,7 +101,8 @@ def create_agent_key(
         try:
             new = agent_keys.create_agent_key(conn, farm_id, label)
         except agent_keys.UnknownFarm as exc:
-            raise typer.BadParameter(str(exc), param_hint="--farm") from exc
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(1) from exc
     err = Console(stderr=True)
     err.print(f"agent key {new.key_id} ({new.display_prefix}…) for farm {farm_id}; shown only this once:")
     typer.echo(new.key)
@@ -120,7 +126,8 @@ def revoke_agent_key(
         try:
             when = agent_keys.revoke_agent_key(conn, farm_id, key_uuid)
         except agent_keys.UnknownKey as exc:
-            raise typer.BadParameter(str(exc), param_hint="--key-id") from exc
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(1) from exc
     console.print(f"agent key {key_uuid} of farm {farm_id} revoked at {when.isoformat()}")
 
 

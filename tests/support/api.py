@@ -15,7 +15,7 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -75,9 +75,12 @@ def wait_healthy(
 
 
 @contextmanager
-def running_api(database_url: str, env: dict[str, str] | None = None, *, attempts: int = 3) -> Iterator[str]:
+def running_api(
+    database_url: str, env: dict[str, str] | None = None, *, args: Sequence[str] = (), attempts: int = 3
+) -> Iterator[str]:
     """`pecus serve` in a subprocess against `database_url`; yields e.g. `http://127.0.0.1:41234`.
-    `env` adds or overrides environment variables (e.g. PECUS_MAX_BATCH_SIZE). The server's output
+    `env` adds or overrides environment variables (e.g. PECUS_MAX_BATCH_SIZE), `args` are more
+    options of `pecus serve` (e.g. `--migrate`). The server's output
     goes to a temporary log file, shown in the error if it fails to start."""
     for attempt in range(1, attempts + 1):
         port = free_port()
@@ -85,7 +88,17 @@ def running_api(database_url: str, env: dict[str, str] | None = None, *, attempt
         child_env = {**os.environ, "DATABASE_URL": database_url, "PYTHONUNBUFFERED": "1", **(env or {})}
         with log.open("wb") as out:
             proc = subprocess.Popen(
-                [sys.executable, "-m", "pecus.cli", "serve", "--host", "127.0.0.1", "--port", str(port)],
+                [
+                    sys.executable,
+                    "-m",
+                    "pecus.cli",
+                    "serve",
+                    "--host",
+                    "127.0.0.1",
+                    "--port",
+                    str(port),
+                    *args,
+                ],
                 env=child_env,
                 stdout=out,
                 stderr=subprocess.STDOUT,

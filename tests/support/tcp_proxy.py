@@ -1,5 +1,8 @@
 """A TCP relay on loopback that a test can cut and restore, to take a server away for real
-(every open connection is dropped, new ones are refused) without touching the server itself."""
+(every open connection is dropped, new ones are refused) without touching the server itself.
+
+The target is a TCP address, or a Unix socket (a `host` that is a path: PostgreSQL's socket
+`<host>/.s.PGSQL.<port>`)."""
 
 from __future__ import annotations
 
@@ -53,7 +56,7 @@ class TcpProxy:
             except OSError:
                 return
             try:
-                upstream = socket.create_connection(self.target, timeout=5)
+                upstream = self._connect_upstream()
             except OSError:
                 client.close()
                 continue
@@ -62,6 +65,15 @@ class TcpProxy:
                 self._conns.update((client, upstream))
             for a, b in ((client, upstream), (upstream, client)):
                 threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
+
+    def _connect_upstream(self) -> socket.socket:
+        host, port = self.target
+        if host.startswith("/"):
+            upstream = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            upstream.settimeout(5)
+            upstream.connect(f"{host}/.s.PGSQL.{port}")
+            return upstream
+        return socket.create_connection(self.target, timeout=5)
 
     def _pipe(self, src: socket.socket, dst: socket.socket) -> None:
         try:
@@ -76,6 +88,14 @@ class TcpProxy:
                 s.close()
             with self._lock:
                 self._conns.difference_update((src, dst))
+
+
+def postgres_behind(proxy_url_base: str) -> tuple[str, int]:
+    """The (host or socket folder, port) a PostgreSQL URL points at."""
+    from psycopg.conninfo import conninfo_to_dict
+
+    info = conninfo_to_dict(proxy_url_base)
+    return str(info.get("host") or "/var/run/postgresql"), int(info.get("port") or 5432)
 
 
 @contextmanager

@@ -17,7 +17,6 @@ from typing import Any
 
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
-from fastapi.responses import ORJSONResponse
 
 import pecus
 from pecus.cloud.agent_keys import KeyChecker
@@ -56,7 +55,6 @@ def create_app(database_url: str | None = None, settings: ApiSettings | None = N
         title="Pecus Chain API",
         version=getattr(pecus, "__version__", "0"),
         lifespan=lifespan,
-        default_response_class=ORJSONResponse,
     )
     app.state.settings = settings
     app.state.key_checker = KeyChecker()

@@ -12,9 +12,11 @@ import logging
 from collections.abc import Sequence
 from typing import Any
 
+import orjson
+import psycopg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import ORJSONResponse
+from fastapi.responses import Response
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -65,12 +67,12 @@ def error_response(
     message: str,
     details: Sequence[ErrorDetail] = (),
     headers: dict[str, str] | None = None,
-) -> ORJSONResponse:
+) -> Response:
     shown = list(details)[:MAX_DETAILS]
     if len(details) > len(shown):
         message = f"{message} (showing the first {len(shown)} of {len(details)} problems)"
     body = ErrorBody(error=ErrorInfo(code=code, message=message, details=shown))
-    return ORJSONResponse(body.model_dump(), status_code=status, headers=headers)
+    return Response(orjson.dumps(body.model_dump()), status, headers, media_type="application/json")
 
 
 _HTTP_CODES = {
@@ -92,24 +94,39 @@ def _loc_field(loc: Sequence[Any]) -> str | None:
     return ".".join(parts) or None
 
 
-async def _api_error(_: Request, exc: Exception) -> ORJSONResponse:
+async def _api_error(_: Request, exc: Exception) -> Response:
     assert isinstance(exc, ApiError)
     return error_response(exc.status, exc.code, exc.message, exc.details, exc.headers)
 
 
-async def _http_error(_: Request, exc: Exception) -> ORJSONResponse:
+async def _http_error(_: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
     code = _HTTP_CODES.get(exc.status_code, f"http_{exc.status_code}")
     return error_response(exc.status_code, code, str(exc.detail), headers=dict(exc.headers or {}))
 
 
-async def _validation_error(_: Request, exc: Exception) -> ORJSONResponse:
+async def _validation_error(_: Request, exc: Exception) -> Response:
     assert isinstance(exc, RequestValidationError)
     details = [ErrorDetail(field=_loc_field(e["loc"]), reason=e["msg"]) for e in exc.errors()]
     return error_response(422, "invalid_request", "the request parameters are not valid", details)
 
 
-async def _unexpected(request: Request, exc: Exception) -> ORJSONResponse:
+RETRY_AFTER_S = 5
+
+
+async def _database_error(request: Request, exc: Exception) -> Response:
+    # Connection lost, no connection free in time, deadlock, serialisation failure: all transient,
+    # and nothing was committed, so the client retries the same request (agents honour Retry-After).
+    log.warning("database unavailable on %s %s: %s", request.method, request.url.path, exc)
+    return error_response(
+        503,
+        "database_unavailable",
+        "the database is unavailable or busy; nothing was stored, retry later",
+        headers={"Retry-After": str(RETRY_AFTER_S)},
+    )
+
+
+async def _unexpected(request: Request, exc: Exception) -> Response:
     log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
     return error_response(500, "internal_error", "internal error; it has been logged")
 
@@ -118,4 +135,5 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(ApiError, _api_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(psycopg.OperationalError, _database_error)
     app.add_exception_handler(Exception, _unexpected)

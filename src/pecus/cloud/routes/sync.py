@@ -16,6 +16,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
+import psycopg
 from fastapi import APIRouter, Depends, Query, Request
 from psycopg_pool import AsyncConnectionPool
 
@@ -27,6 +28,7 @@ from pecus.cloud.ingest import (
     BatchRejected,
     parse_envelope,
     record_rejected,
+    row_count,
     source_watermark,
     store_batch,
     validate_rows,
@@ -122,7 +124,13 @@ async def ingest(request: Request, identity: AgentIdentity = Depends(agent_ident
     except BatchRejected as exc:
         await _record_rejection(request, identity, batch, exc, started_at)
         raise ApiError(exc.status, exc.code, exc.message, _details(exc)) from exc
-    outcome = await store_batch(pool, tenant, parsed, key_id=identity.key_id, started_at=started_at)
+    try:
+        outcome = await store_batch(pool, tenant, parsed, key_id=identity.key_id, started_at=started_at)
+    except psycopg.DataError as exc:
+        # A value the contract allows but PostgreSQL refuses: bad input all the same, nothing stored.
+        rejected = BatchRejected(422, "unstorable_value", f"a value cannot be stored: {exc}")
+        await _record_rejection(request, identity, batch, rejected, started_at)
+        raise ApiError(422, rejected.code, rejected.message) from exc
     runner: HookRunner = request.app.state.hook_runner
     runner.start(pool, request.app.state.ingest_hooks, outcome.ingested)
     return outcome.result
@@ -162,11 +170,6 @@ async def _record_rejection(
 ) -> None:
     if exc.status == 415:
         return
-    received = 0
-    if batch is not None and batch.rows is not None:
-        received = len(batch.rows)
-    elif batch is not None:
-        received = max(map(len, (batch.columns or {}).values()), default=0)
     try:
         await record_rejected(
             request.app.state.pool,
@@ -175,7 +178,7 @@ async def _record_rejection(
             source=batch.source if batch else None,
             agent=batch.agent if batch else None,
             cycle_id=batch.cycle_id if batch else None,
-            received=received,
+            received=row_count(batch) if batch else 0,
             error=f"{exc.code}: {exc.message}",
             started_at=started_at,
         )

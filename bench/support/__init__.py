@@ -1,0 +1,1 @@
+"""Helpers shared by benchmarks (not benchmarks themselves)."""
