@@ -178,6 +178,7 @@ export const en = {
     note: 'Note',
     noteOptional: 'Note (optional)',
     acknowledge: 'Acknowledge',
+    realCase: 'It was a real case',
     resolve: 'Resolved: cow is well',
     dismiss: 'Dismiss (false positive)',
     changeFailed: 'The change was not saved: {{message}}',

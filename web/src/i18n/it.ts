@@ -181,6 +181,7 @@ export const it: Messages = {
     note: 'Nota',
     noteOptional: 'Nota (facoltativa)',
     acknowledge: 'Prendi in carico',
+    realCase: 'Era un caso reale',
     resolve: 'Risolto: la vacca sta bene',
     dismiss: 'Scarta (falso allarme)',
     changeFailed: 'La modifica non è stata salvata: {{message}}',

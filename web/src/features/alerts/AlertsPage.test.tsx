@@ -97,9 +97,10 @@ describe('alert helpers', () => {
     ]);
   });
 
-  it('offers acknowledge and dismiss on new alerts, resolve on acknowledged ones, nothing once closed', () => {
+  it('offers acknowledge and dismiss on new alerts, resolve on acknowledged ones, a correction of a dismissal, nothing once resolved', () => {
     expect(actionsFor('new')).toEqual(['acknowledged', 'false_positive']);
     expect(actionsFor('acknowledged')).toEqual(['resolved', 'false_positive']);
+    expect(actionsFor('false_positive')).toEqual(['acknowledged']);
     expect(actionsFor('resolved')).toEqual([]);
   });
 

@@ -71,7 +71,7 @@ function AlertCard({
           <div className="button-row">
             {actions.includes('acknowledged') && (
               <button type="button" className="button button-primary" disabled={pending} onClick={() => act('acknowledged')}>
-                {t('alerts.acknowledge')}
+                {alert.status === 'false_positive' ? t('alerts.realCase') : t('alerts.acknowledge')}
               </button>
             )}
             {actions.includes('resolved') && (

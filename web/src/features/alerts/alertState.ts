@@ -22,10 +22,12 @@ export function replaceAlert(alerts: Alert[] | undefined, updated: Alert): Alert
 export type AlertAction = 'acknowledged' | 'false_positive' | 'resolved';
 
 /** New alerts are acknowledged or dismissed; an acknowledged one is resolved when the cow is well,
- * or can still turn out to have been a false positive. Closed alerts take no more changes. */
+ * or can still turn out to have been a false positive, and a dismissed one can be corrected to a
+ * real case (each change is a label the model learns from). Resolved is final. */
 export function actionsFor(status: AlertStatus): AlertAction[] {
   if (status === 'new') return ['acknowledged', 'false_positive'];
   if (status === 'acknowledged') return ['resolved', 'false_positive'];
+  if (status === 'false_positive') return ['acknowledged'];
   return [];
 }
 
