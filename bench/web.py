@@ -99,7 +99,7 @@ def first_chart(cows: int, days: int, runs: int) -> dict[str, Any]:
                 login = client.post("/api/v1/auth/login", json=credentials)
                 login.raise_for_status()
                 tokens = login.json()
-                cow = farm.sick[0].animal_id
+                cow = farm.alert_cows[0]
                 headers = {"Authorization": f"Bearer {tokens['access_token']}"}
                 series_path = f"/api/v1/farms/{farm.farm_id}/cows/{cow}/series?days=30"
                 client.get(series_path, headers=headers).raise_for_status()  # warm the pool

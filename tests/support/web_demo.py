@@ -1,15 +1,17 @@
-"""Two farms with a month of milkings, a few sick cows with alerts, and people who can sign in:
-the data the browser tests and the web benchmark look at.
+"""Farms with a month of milkings, a few sick cows with alerts, and people who can sign in: the
+data the browser tests and the web benchmark look at.
 
 Milkings go in through the product's own door, the ingest API (`POST /api/v1/ingest`, gzip, with
-the farm's agent key), as the farm agent would send them. Alerts are written as the database owner
-with reasons that match the milkings, until the AI engine raises them itself on ingest.
+the farm's agent key), as the farm agent would send them. Where the AI engine scores ingested
+milkings it raises the alerts itself; where it does not (yet), the sick cows' alerts are written
+as the database owner, with reasons that match their milkings.
 """
 
 from __future__ import annotations
 
 import gzip
 import random
+import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -47,6 +49,9 @@ class DemoFarm:
     units: list[str]
     sick: list[SickCow] = field(default_factory=list)
     alert_ids: list[int] = field(default_factory=list)
+    """Open mastitis alerts, highest risk first."""
+    alert_cows: list[str] = field(default_factory=list)
+    """The cows of `alert_ids`, in the same order."""
 
     @property
     def farm_id(self) -> uuid.UUID:
@@ -140,7 +145,6 @@ def _add_alerts(database_url: str, farm: DemoFarm, now: datetime) -> None:
                  farm.farm_id, cow.animal_id, created],
             ).fetchone()  # fmt: skip
             assert row is not None
-            farm.alert_ids.append(int(row[0]))
         for status, days_ago in (("false_positive", 12), ("resolved", 20)):
             conn.execute(
                 f"INSERT INTO alerts ({ALERT_COLUMNS})"
@@ -204,9 +208,41 @@ def seed_demo_farm(
         row["transaction_id"] = number
     with httpx.Client(base_url=api_url, timeout=60) as client:
         _ingest(client, farm, rows)
-    _add_alerts(database_url, farm, now)
+    if not _settled_alert_count(database_url, farm.farm_id):
+        _add_alerts(database_url, farm, now)
+    farm.alert_ids, farm.alert_cows = _open_alerts(database_url, farm.farm_id)
     _add_owner(database_url, farm)
     return farm
+
+
+def _alert_count(database_url: str, farm_id: uuid.UUID) -> int:
+    with connect(database_url) as conn:
+        row = conn.execute("SELECT count(*) FROM alerts WHERE tenant_id = %s", [farm_id]).fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+def _settled_alert_count(database_url: str, farm_id: uuid.UUID, quiet_s: float = 2.0) -> int:
+    """Alerts the API raised on ingest; scoring runs after the commit, so wait until the count has
+    not moved for `quiet_s` (at most 60 s)."""
+    deadline = time.monotonic() + 60
+    last, since = _alert_count(database_url, farm_id), time.monotonic()
+    while time.monotonic() - since < quiet_s and time.monotonic() < deadline:
+        time.sleep(0.25)
+        count = _alert_count(database_url, farm_id)
+        if count != last:
+            last, since = count, time.monotonic()
+    return last
+
+
+def _open_alerts(database_url: str, farm_id: uuid.UUID) -> tuple[list[int], list[str]]:
+    with connect(database_url) as conn:
+        rows = conn.execute(
+            "SELECT alert_id, animal_id FROM alerts WHERE tenant_id = %s AND kind = 'mastitis'"
+            " AND status IN ('new', 'acknowledged') ORDER BY risk_score DESC NULLS LAST, alert_id",
+            [farm_id],
+        ).fetchall()
+    return [int(r[0]) for r in rows], [str(r[1]) for r in rows]
 
 
 def add_vet(database_url: str, *farms: DemoFarm) -> str:

@@ -80,7 +80,7 @@ def test_dashboard_pages_in_a_real_browser(stack: Stack) -> None:
     settings, Italian that survives a reload, no farm-B cow by URL, token refresh, sign out, a vet's
     farm switcher; axe on every page."""
     expected = cows_at_risk(stack.db_url, stack.farm_a.farm_id)
-    assert expected == len(stack.farm_a.sick) == 3
+    assert expected >= 1, "the seeded farm has no cow at risk"
     cow_b = stack.farm_b.cows[0]
     assert cow_b not in stack.farm_a.cows
     run_suite(
@@ -89,7 +89,7 @@ def test_dashboard_pages_in_a_real_browser(stack: Stack) -> None:
         PECUS_FARM_B=str(stack.farm_b.farm_id),
         PECUS_COW_B=cow_b,
         PECUS_AT_RISK=str(expected),
-        PECUS_SICK_COW=stack.farm_a.sick[0].animal_id,
+        PECUS_SICK_COW=stack.farm_a.alert_cows[0],
         PECUS_VET_EMAIL=add_vet(stack.db_url, stack.farm_a, stack.farm_b),
         PECUS_FARM_B_NAME=stack.farm_b.name,
         PECUS_AT_RISK_B=str(cows_at_risk(stack.db_url, stack.farm_b.farm_id)),

@@ -4,6 +4,7 @@ import type {
   AgentKey,
   AgentKeyCreated,
   Alert,
+  AlertPage,
   AlertQuery,
   AlertStatusChange,
   CowPage,
@@ -17,6 +18,7 @@ import type {
   NotificationTarget,
   NotificationTargetCreate,
   Role,
+  TestSendResult,
 } from './types';
 
 const farm = (farmId: string): string => `/farms/${encodeURIComponent(farmId)}`;
@@ -53,7 +55,7 @@ export const getCowSeries = (
 
 /** The alert list; accepts a bare array or a page (`{items}`) so either API shape works. */
 export async function getAlerts(farmId: string, query: AlertQuery, signal?: AbortSignal): Promise<Alert[]> {
-  const body = await api<Alert[] | { items: Alert[] }>(`${farm(farmId)}/alerts`, { query: { ...query }, signal });
+  const body = await api<Alert[] | AlertPage>(`${farm(farmId)}/alerts`, { query: { ...query }, signal });
   return Array.isArray(body) ? body : body.items;
 }
 
@@ -68,6 +70,10 @@ export const updateSettings = (farmId: string, update: FarmSettingsUpdate): Prom
 
 export const addNotificationTarget = (farmId: string, body: NotificationTargetCreate): Promise<NotificationTarget> =>
   api<NotificationTarget>(`${farm(farmId)}/notification-targets`, { method: 'POST', body });
+
+/** Sends a test message to one target now; `ok` says whether the channel took it. */
+export const testNotificationTarget = (farmId: string, targetId: number): Promise<TestSendResult> =>
+  api<TestSendResult>(`${farm(farmId)}/notification-targets/${targetId}/test`, { method: 'POST' });
 
 export const removeNotificationTarget = (farmId: string, targetId: number): Promise<void> =>
   api<void>(`${farm(farmId)}/notification-targets/${targetId}`, { method: 'DELETE' });

@@ -219,20 +219,36 @@ export interface CowSeries {
   alerts: AlertMarker[];
 }
 
-// alerts (issue 7's API: list and status change) ------------------------------------------------
+// alerts.py (the alerts API: list and status change) ---------------------------------------------
 export interface Alert {
   alert_id: number;
   kind: 'mastitis' | 'data_feed';
   animal_id: string | null;
   unit: string | null;
-  risk_score: number | null;
   level: AlertLevel;
+  risk_score: number | null;
   status: AlertStatus;
   reasons: AlertReason[];
+  /** The reasons in words, server-side (English); the page words them in the reader's language. */
+  summary?: string;
+  model_version?: string | null;
   note: string | null;
   created_at: string;
   updated_at?: string;
   status_changed_at?: string | null;
+  status_changed_by?: string | null;
+}
+
+export interface AlertPage {
+  items: Alert[];
+  total: number;
+  limit: number;
+  offset: number;
+}
+
+export interface TestSendResult {
+  ok: boolean;
+  error: string | null;
 }
 
 export interface AlertQuery {
@@ -243,7 +259,7 @@ export interface AlertQuery {
 }
 
 export interface AlertStatusChange {
-  status: AlertStatus;
+  status: Exclude<AlertStatus, 'new'>;
   note?: string | null;
 }
 

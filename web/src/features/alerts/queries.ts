@@ -14,7 +14,7 @@ export function useAlerts(farmId: string, query: AlertQuery) {
 
 export interface StatusChangeVars {
   alertId: number;
-  status: AlertStatus;
+  status: Exclude<AlertStatus, 'new'>;
   note: string | null;
 }
 

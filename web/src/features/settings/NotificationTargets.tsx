@@ -2,7 +2,7 @@ import { useMutation, useQueryClient } from '@tanstack/react-query';
 import { useState, type FormEvent } from 'react';
 import { useTranslation } from 'react-i18next';
 
-import { addNotificationTarget, queryKeys, removeNotificationTarget } from '../../api/endpoints';
+import { addNotificationTarget, queryKeys, removeNotificationTarget, testNotificationTarget } from '../../api/endpoints';
 import type { FarmSettings } from '../../api/types';
 
 /** Where alerts are sent (apprise URLs); the server only ever returns them masked. */
@@ -23,6 +23,18 @@ export function NotificationTargets({ settings, editable }: { settings: FarmSett
       return refresh();
     },
     onError: (e) => setError(e.message),
+  });
+  const [tested, setTested] = useState<Record<number, { ok: boolean; text: string }>>({});
+  const test = useMutation({
+    mutationFn: (targetId: number) => testNotificationTarget(farmId, targetId),
+    onSuccess: (result, targetId) =>
+      setTested((all) => ({
+        ...all,
+        [targetId]: result.ok
+          ? { ok: true, text: t('settings.testSent') }
+          : { ok: false, text: t('settings.testFailed', { error: result.error ?? '' }) },
+      })),
+    onError: (e, targetId) => setTested((all) => ({ ...all, [targetId]: { ok: false, text: e.message } })),
   });
   const remove = useMutation({
     mutationFn: (targetId: number) => removeNotificationTarget(farmId, targetId),
@@ -47,16 +59,35 @@ export function NotificationTargets({ settings, editable }: { settings: FarmSett
               <div>
                 <strong>{target.label || target.scheme}</strong>
                 <div className="muted small mono">{target.masked_url}</div>
+                {tested[target.target_id] && (
+                  <div
+                    className={tested[target.target_id]?.ok ? 'form-ok' : 'form-error'}
+                    role={tested[target.target_id]?.ok ? 'status' : 'alert'}
+                  >
+                    {tested[target.target_id]?.text}
+                  </div>
+                )}
               </div>
               {editable && (
-                <button
-                  type="button"
-                  className="button button-danger"
-                  onClick={() => remove.mutate(target.target_id)}
-                  aria-label={t('settings.removeTarget', { label: target.label || target.scheme })}
-                >
-                  {t('settings.remove')}
-                </button>
+                <div className="button-row">
+                  <button
+                    type="button"
+                    className="button"
+                    disabled={test.isPending && test.variables === target.target_id}
+                    onClick={() => test.mutate(target.target_id)}
+                    aria-label={t('settings.testTarget', { label: target.label || target.scheme })}
+                  >
+                    {t('settings.test')}
+                  </button>
+                  <button
+                    type="button"
+                    className="button button-danger"
+                    onClick={() => remove.mutate(target.target_id)}
+                    aria-label={t('settings.removeTarget', { label: target.label || target.scheme })}
+                  >
+                    {t('settings.remove')}
+                  </button>
+                </div>
               )}
             </li>
           ))}
