@@ -25,6 +25,7 @@ from tests.support.api import FarmKey, create_farm_with_key
 
 PASSWORD = "barn-at-5am"
 BATCH_ROWS = 2000
+QUARTER_WORDS = {"lf": "front-left", "rf": "front-right", "lr": "rear-left", "rr": "rear-right"}
 ALERT_COLUMNS = (
     "tenant_id, animal_id, unit, source_id, transaction_id, risk_score, level, status, reasons, created_at"
 )
@@ -129,11 +130,14 @@ def _add_alerts(database_url: str, farm: DemoFarm, now: datetime) -> None:
     """Open alerts for the sick cows (reasons from their own milkings), and older closed ones."""
     with connect(database_url) as conn:
         for cow in farm.sick:
+            # The AI engine's shape (pecus.ai.reasons): {signal, value, quarter?, text}.
+            words = QUARTER_WORDS[cow.quarter]
             reasons = [
-                {"signal": f"conductivity_{cow.quarter}", "change_pct": 31.0},
-                {"signal": "blood_avg", "value": 820.0, "baseline": 24.0},
-                {"signal": "yield_kg", "change_pct": -19.0},
-            ]
+                {"signal": "conductivity", "quarter": cow.quarter, "value": 0.31,
+                 "text": f"{words} conductivity +31 % vs her 7-day level"},
+                {"signal": "blood", "value": 820.0, "text": "blood in milk (820 ppm)"},
+                {"signal": "yield", "value": -0.19, "text": "yield −19 % vs expected"},
+            ]  # fmt: skip
             created = cow.onset + timedelta(hours=10)
             # The alert is raised on the milking nearest to its time (the model scores milkings).
             row = conn.execute(
@@ -150,7 +154,8 @@ def _add_alerts(database_url: str, farm: DemoFarm, now: datetime) -> None:
                 f"INSERT INTO alerts ({ALERT_COLUMNS})"
                 " VALUES (%s, %s, %s, NULL, NULL, 0.61, 'warning', %s, %s, %s)",
                 [farm.farm_id, farm.cows[5], farm.units[0], status,
-                 orjson.dumps([{"signal": "conductivity_rf", "change_pct": 18.0}]).decode(),
+                 orjson.dumps([{"signal": "conductivity", "quarter": "rf", "value": 0.18,
+                               "text": "front-right conductivity +18 % vs her 7-day level"}]).decode(),
                  now - timedelta(days=days_ago)],
             )  # fmt: skip
 
@@ -208,31 +213,43 @@ def seed_demo_farm(
         row["transaction_id"] = number
     with httpx.Client(base_url=api_url, timeout=60) as client:
         _ingest(client, farm, rows)
-    if not _settled_alert_count(database_url, farm.farm_id):
+    _wait_for_scoring(database_url, farm.farm_id)
+    raised = "SELECT count(*) FROM alerts WHERE tenant_id = %s AND kind = 'mastitis'"
+    if not _count(database_url, raised, farm.farm_id):
         _add_alerts(database_url, farm, now)
     farm.alert_ids, farm.alert_cows = _open_alerts(database_url, farm.farm_id)
     _add_owner(database_url, farm)
     return farm
 
 
-def _alert_count(database_url: str, farm_id: uuid.UUID) -> int:
+def _count(database_url: str, sql: str, farm_id: uuid.UUID) -> int:
     with connect(database_url) as conn:
-        row = conn.execute("SELECT count(*) FROM alerts WHERE tenant_id = %s", [farm_id]).fetchone()
+        row = conn.execute(sql, [farm_id]).fetchone()
     assert row is not None
-    return int(row[0])
+    return int(row[0] or 0)
 
 
-def _settled_alert_count(database_url: str, farm_id: uuid.UUID, quiet_s: float = 2.0) -> int:
-    """Alerts the API raised on ingest; scoring runs after the commit, so wait until the count has
-    not moved for `quiet_s` (at most 60 s)."""
-    deadline = time.monotonic() + 60
-    last, since = _alert_count(database_url, farm_id), time.monotonic()
-    while time.monotonic() - since < quiet_s and time.monotonic() < deadline:
+def _wait_for_scoring(database_url: str, farm_id: uuid.UUID, stalled_s: float = 5.0) -> None:
+    """Where the AI engine scores milkings after each ingest commit (in the background), wait until
+    every milking has its score, or until scoring has made no progress for `stalled_s` (no model
+    loaded, say); at most 120 s. Without the engine's score table there is nothing to wait for."""
+    with connect(database_url) as conn:
+        row = conn.execute("SELECT to_regclass('public.session_scores') IS NOT NULL").fetchone()
+    if not row or not row[0]:
+        return
+    sessions = _count(database_url, "SELECT count(*) FROM milking_sessions WHERE tenant_id = %s", farm_id)
+    scored_sql = "SELECT count(*) FROM session_scores WHERE tenant_id = %s"
+    deadline = time.monotonic() + 120
+    last, since = -1, time.monotonic()
+    while time.monotonic() < deadline:
+        scored = _count(database_url, scored_sql, farm_id)
+        if scored >= sessions:
+            return
+        if scored != last:
+            last, since = scored, time.monotonic()
+        elif time.monotonic() - since > stalled_s:
+            return
         time.sleep(0.25)
-        count = _alert_count(database_url, farm_id)
-        if count != last:
-            last, since = count, time.monotonic()
-    return last
 
 
 def _open_alerts(database_url: str, farm_id: uuid.UUID) -> tuple[list[int], list[str]]:

@@ -40,3 +40,40 @@ describe('alert reasons in plain words', () => {
     expect(parseSignal('yield_kg')).toEqual({ base: 'yield', quarter: null });
   });
 });
+
+describe('the AI engine’s reasons', () => {
+  const reasons = [
+    { signal: 'conductivity', quarter: 'lr', value: 0.34, text: 'rear-left conductivity +34 % vs her 7-day level' },
+    { signal: 'quarter_ratio', quarter: 'lr', value: 1.6, text: 'rear-left +60 % above her other quarters' },
+    { signal: 'yield', value: -0.18, text: 'yield −18 % vs expected' },
+    { signal: 'blood', value: 1250, text: 'blood in milk (1,250 ppm)' },
+    { signal: 'cell_count', value: 350, text: 'cell count 350,000 cells/mL' },
+    { signal: 'kickoff', value: 2, text: '2 kick-offs in 24 h' },
+  ];
+
+  it('words each signal with what its value means', () => {
+    expect(reasons.map((r) => describeReason(r, i18next.t, 'en'))).toEqual([
+      'Conductivity rear left +34 % vs her last 7 days',
+      'Quarter rear left +60 % above her other quarters',
+      'Milk −18 % vs expected',
+      'Blood in milk (1,250 ppm)',
+      'Cell count 350,000 cells/mL',
+      '2 kick-offs in 24 h',
+    ]);
+  });
+
+  it('in Italian too, not the engine’s English text', async () => {
+    await i18next.changeLanguage('it');
+    expect(describeReason(reasons[0]!, i18next.t, 'it')).toBe('Conducibilità posteriore sinistro +34 % rispetto ai suoi ultimi 7 giorni');
+    expect(describeReason(reasons[2]!, i18next.t, 'it')).toBe('Latte −18 % rispetto all’atteso');
+    expect(
+      describeReason({ signal: 'data_feed', silent_minutes: 500, text: 'no milkings from Robot 2 for 8 h' }, i18next.t, 'it'),
+    ).toBe('Nessuna mungitura da 8,3 h');
+  });
+
+  it('falls back to the engine’s text for a signal it does not know', () => {
+    expect(describeReason({ signal: 'rumination', value: 3, text: 'rumination down' }, i18next.t, 'en')).toBe(
+      'rumination down',
+    );
+  });
+});

@@ -34,8 +34,81 @@ export function parseSignal(signal: string): { base: string; quarter: (typeof QU
   return { base: name, quarter };
 }
 
+/**
+ * The AI engine's reasons: {signal, value, quarter?, text}. `value` means something per signal (a
+ * relative change for conductivity, a ppm for blood, hours for an interval…); `text` is English,
+ * so we word them again in the reader's language.
+ */
+const ENGINE_SIGNALS = new Set([
+  'conductivity',
+  'quarter_ratio',
+  'quarter_yield',
+  'yield',
+  'blood',
+  'cell_count',
+  'mdi',
+  'flow',
+  'interval',
+  'kickoff',
+  'incomplete',
+  'data_feed',
+]);
+
+function signedPct(fraction: number, lang: string): string {
+  const pct = Math.round(fraction * 100);
+  return `${pct > 0 ? '+' : pct < 0 ? '−' : ''}${formatNumber(Math.abs(pct), lang, 0)} %`;
+}
+
+function describeEngineReason(reason: AlertReason, t: TFunction, lang: string): string | null {
+  const signal = reason.signal as string;
+  const value = num(reason.value);
+  const quarter =
+    typeof reason.quarter === 'string' && (QUARTERS as readonly string[]).includes(reason.quarter)
+      ? t(`quarters.${reason.quarter}`)
+      : '';
+  if (signal === 'data_feed') {
+    const minutes = num(reason.silent_minutes);
+    if (minutes === null) return null;
+    const hours = minutes / 60;
+    return t('reasons.engine.data_feed', {
+      time: hours >= 1 ? `${formatNumber(hours, lang, hours < 10 ? 1 : 0)} h` : `${minutes} min`,
+    });
+  }
+  if (value === null) return null;
+  switch (signal) {
+    case 'conductivity':
+    case 'quarter_yield':
+    case 'yield':
+    case 'flow':
+      return t(`reasons.engine.${signal}`, { quarter, change: signedPct(value, lang) });
+    case 'quarter_ratio':
+      return t('reasons.engine.quarter_ratio', { quarter, change: signedPct(value - 1, lang) });
+    case 'blood':
+      return t('reasons.engine.blood', { value: formatNumber(value, lang, 0) });
+    case 'cell_count':
+      return t('reasons.engine.cell_count', { value: formatNumber(value * 1000, lang, 0) });
+    case 'mdi':
+      return t('reasons.engine.mdi', { value: formatNumber(value, lang, 1) });
+    case 'interval':
+      return t('reasons.engine.interval', { hours: formatNumber(value, lang, 0) });
+    case 'kickoff':
+    case 'incomplete':
+      return t(`reasons.engine.${signal}`, { count: Math.round(value) });
+    default:
+      return null;
+  }
+}
+
 export function describeReason(reason: AlertReason, t: TFunction, lang: string): string {
   const text = [reason.text, reason.message, reason.description].find((v) => typeof v === 'string');
+  if (typeof reason.signal === 'string' && ENGINE_SIGNALS.has(reason.signal) && typeof reason.text === 'string') {
+    const worded = describeEngineReason(reason, t, lang);
+    if (worded) return worded;
+  }
+  // A reason that brings its own words and a signal we do not know: its words beat our guess.
+  if (typeof reason.text === 'string' && !(typeof reason.signal === 'string' && ENGINE_SIGNALS.has(reason.signal))) {
+    return reason.text;
+  }
   const rawSignal = typeof reason.signal === 'string' ? reason.signal : typeof reason.feature === 'string' ? reason.feature : null;
   if (!rawSignal) return typeof text === 'string' ? text : t('reasons.unknown');
 

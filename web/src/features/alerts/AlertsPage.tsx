@@ -55,7 +55,7 @@ function AlertCard({
       </div>
       <p className="muted small">
         {formatDateTime(alert.created_at, farm.time_zone, lang)}
-        {alert.unit ? ` · ${t('cow.unit')} ${alert.unit}` : ''}
+        {alert.unit ? ` · ${alert.unit}` : ''}
       </p>
       {alert.note && (
         <p className="alert-note">
