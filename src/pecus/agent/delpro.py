@@ -15,6 +15,7 @@ from sqlalchemy import (
     DateTime,
     Float,
     ForeignKey,
+    Index,
     Integer,
     MetaData,
     String,
@@ -41,6 +42,8 @@ AnimalLactationSummary = Table(
     Column("LactationNumber", Integer, nullable=False),
     Column("StartDate", DateTime, nullable=False),  # calving
     Column("EndDate", DateTime),  # NULL for the current lactation
+    # A cow's lactations, found by the agent for each milking (DelPro indexes its foreign keys).
+    Index("IX_AnimalLactationSummary_Animal", "Animal", "StartDate"),
 )
 
 # One milking. OID is an IDENTITY: it increases with insertion, but concurrent robots can commit

@@ -1,0 +1,95 @@
+"""Catch-up: a year of a 1,000-cow robot farm (~1.1 M sessions) in a local DelPro, a fresh cloud,
+one `pecus-agent sync --once`; in the same run, a raw COPY of the same rows into the same table.
+
+    python bench/run.py catchup --json [--rows N] [--batch 1000]
+
+The source is SQLite written by `bench/support/delpro_source.py` (the simulator had not landed on
+main when this was written). The API runs as a `pecus serve` subprocess with the AI engine off;
+the agent in its own process. `copy_seconds` is one binary COPY of exactly the rows the agent
+stored (exported first, untimed), into the same partitioned table under a new farm.
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+from tests.support.api import running_api
+from tests.support.pg import server_url
+
+from bench.support.agent_run import sync_once
+from bench.support.delpro_source import source_database
+from pecus.cloud.database import connect, create_database, drop_database
+from pecus.cloud.farms import create_farm
+from pecus.cloud.migrations import migrate
+from pecus.contract import SESSION_COLUMNS
+
+CHUNK = 1 << 20
+
+
+def copy_seconds(database_url: str, farm_id: uuid.UUID) -> float:
+    """Time a binary COPY of the farm's stored sessions into the same table, as another farm."""
+    columns = ", ".join(("tenant_id", "source_id", *SESSION_COLUMNS))
+    with connect(database_url) as conn:
+        copy_farm = create_farm(conn, f"bench copy {uuid.uuid4().hex[:6]}", "Europe/Rome")
+        row = conn.execute(
+            "INSERT INTO sources (tenant_id, name) VALUES (%s, 'delpro') RETURNING source_id", [copy_farm]
+        ).fetchone()
+        assert row is not None
+        conn.commit()
+        select = (
+            f"SELECT %s::uuid, %s::integer, {', '.join(SESSION_COLUMNS)} FROM milking_sessions"
+            " WHERE tenant_id = %s ORDER BY transaction_id"
+        )
+        with tempfile.TemporaryFile() as dump:
+            with conn.cursor().copy(
+                f"COPY ({select}) TO STDOUT (FORMAT BINARY)", [copy_farm, row[0], farm_id]
+            ) as out:
+                for data in out:
+                    dump.write(data)
+            dump.seek(0)
+            started = time.perf_counter()
+            with (
+                conn.transaction(),
+                conn.cursor().copy(
+                    f"COPY public.milking_sessions ({columns}) FROM STDIN (FORMAT BINARY)"
+                ) as copy,
+            ):
+                while data := dump.read(CHUNK):
+                    copy.write(data)
+            return time.perf_counter() - started
+
+
+def run(argv: list[str]) -> dict[str, Any]:
+    parser = argparse.ArgumentParser(prog="bench/run.py catchup")
+    parser.add_argument("--rows", type=int, default=1_100_000)
+    parser.add_argument("--batch", type=int, default=1000, help="the agent's max_batch_size")
+    args = parser.parse_args(argv)
+
+    source = source_database(args.rows)
+    server = server_url()
+    name = f"pecus_bench_{uuid.uuid4().hex[:8]}"
+    database_url = create_database(server, name)
+    try:
+        migrate(database_url)
+        with running_api(database_url, {"PECUS_AI_ENABLED": "0"}) as api_url:
+            agent = sync_once(database_url, api_url, Path(source), batch=args.batch)
+        if agent.rows_in_cloud != args.rows:
+            raise RuntimeError(f"the cloud holds {agent.rows_in_cloud} rows, the source {args.rows}")
+        copy = copy_seconds(database_url, agent.farm_id)
+    finally:
+        drop_database(server, name)
+    return {
+        "rows": args.rows,
+        "seconds": round(agent.seconds, 2),
+        "rows_per_s": round(args.rows / agent.seconds),
+        "copy_seconds": round(copy, 2),
+        "ratio_to_copy": round(agent.seconds / copy, 2),
+        "agent_peak_rss_mb": round(agent.peak_rss_bytes / 2**20, 1),
+        "batch": args.batch,
+        "source": "sqlite (bench/support/delpro_source.py)",
+    }

@@ -1,0 +1,75 @@
+"""Run the real agent (`pecus-agent sync --once` in its own process) against the real API."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+from pecus.cloud.agent_keys import create_agent_key
+from pecus.cloud.database import connect
+from pecus.cloud.farms import create_farm
+
+
+@dataclass
+class AgentRun:
+    farm_id: uuid.UUID
+    seconds: float
+    peak_rss_bytes: int
+    rows_in_cloud: int
+
+
+def sync_once(database_url: str, api_url: str, source: Path, *, batch: int = 1000) -> AgentRun:
+    """A new farm, an agent.toml for it, one `sync --once`: wall time and the process's peak RSS."""
+    with connect(database_url) as conn:
+        farm_id = create_farm(conn, f"bench agent {uuid.uuid4().hex[:6]}", "Europe/Rome")
+        key = create_agent_key(conn, farm_id, "bench").key
+    with tempfile.TemporaryDirectory(prefix="pecus-bench-agent-") as folder:
+        config = Path(folder) / "agent.toml"
+        config.write_text(
+            f'cloud_url = "{api_url}"\nfarm_id = "{farm_id}"\napi_key = "{key}"\ntime_zone = "Europe/Rome"\n'
+            f"max_batch_size = {batch}\nrequest_timeout = 120\n"
+            f'log_dir = "{Path(folder) / "logs"}"\nstate_file = "{Path(folder) / "state.json"}"\n'
+            f'[[source]]\nname = "delpro"\nurl = "sqlite:///{source}"\n',
+            encoding="utf-8",
+        )
+        env = {k: v for k, v in os.environ.items() if not k.startswith("PECUS_AGENT_")}
+        started = time.perf_counter()
+        process = subprocess.Popen(
+            [sys.executable, "-m", "pecus.agent.cli", "--config", str(config), "sync", "--once"],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
+        peak = 0
+        while process.poll() is None:
+            peak = max(peak, peak_rss(process.pid))
+            time.sleep(0.05)
+        seconds = time.perf_counter() - started
+        if process.returncode != 0:
+            log = (Path(folder) / "logs" / "agent.log").read_text(errors="replace")[-3000:]
+            raise RuntimeError(f"the agent failed:\n{log}")
+    with connect(database_url) as conn:
+        row = conn.execute("SELECT count(*) FROM milking_sessions WHERE tenant_id = %s", [farm_id]).fetchone()
+    assert row is not None
+    return AgentRun(farm_id, seconds, peak, int(row[0]))
+
+
+def peak_rss(pid: int) -> int:
+    """The process's resident-set high-water mark (VmHWM), in bytes; 0 once it has exited.
+
+    Read from /proc rather than from wait4's ru_maxrss, which on Linux carries over the parent's
+    peak from before the exec (it would report the benchmark's own size)."""
+    try:
+        with open(f"/proc/{pid}/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024
+    except (FileNotFoundError, ProcessLookupError):
+        pass
+    return 0

@@ -1,0 +1,355 @@
+"""Reading milking sessions from a farm's local database (read-only, SQLAlchemy Core).
+
+A mapping turns the source's tables into the session contract (`shared/sessions-schema.md`):
+the stock DelPro mapping (`SessionMilkYield` ⋈ `VoluntarySessionMilkYield`, `BasicAnimal`,
+`AnimalLactationSummary`) unless the config names a table and its columns. Reads are keyset
+pages, `WHERE id > :after ORDER BY id LIMIT n` (`SELECT TOP n … ORDER BY` on SQL Server), so
+memory stays flat however large the backlog is.
+"""
+
+from __future__ import annotations
+
+import decimal
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time
+from typing import Any
+
+from sqlalchemy import Column, FromClause, MetaData, Select, Table, and_, create_engine, func, or_, select
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import NoSuchModuleError, SQLAlchemyError
+from sqlalchemy.sql.elements import ColumnElement
+
+from pecus.agent import delpro
+from pecus.agent.config import SourceConfig, TableMapping
+from pecus.agent.localtime import LocalTimeConverter
+from pecus.contract import SESSION_COLUMNS
+
+# Sensor values are rounded to 3 decimals (1 g, 0.001 mS/cm): far below any sensor's precision,
+# and it drops the float32 noise some databases add (12.300000190734863), which JSON would carry.
+DECIMALS = 3
+ID = "transaction_id"
+
+
+class SourceError(Exception):
+    """The source could not be read: SQL Server not started, DelPro updating, a network problem,
+    or a mapping that names a table or column the database does not have."""
+
+
+@contextmanager
+def _reading(source: str, doing: str) -> Iterator[None]:
+    try:
+        yield
+    except (SQLAlchemyError, ValueError, TypeError, KeyError) as exc:
+        detail = str(getattr(exc, "orig", None) or exc).strip().splitlines()
+        raise SourceError(
+            f"source {source}: {doing} failed: {detail[0] if detail else type(exc).__name__}"
+        ) from exc
+
+
+@dataclass
+class Batch:
+    """Consecutive sessions of one source, column-oriented, in transaction-id order."""
+
+    columns: dict[str, list[Any]]
+
+    @property
+    def ids(self) -> list[int]:
+        return self.columns[ID]
+
+    def __len__(self) -> int:
+        return len(self.columns[ID])
+
+    @property
+    def last_id(self) -> int:
+        return self.columns[ID][-1]
+
+    def split(self) -> tuple[Batch, Batch]:
+        half = len(self) // 2
+        return (
+            Batch({k: v[:half] for k, v in self.columns.items()}),
+            Batch({k: v[half:] for k, v in self.columns.items()}),
+        )
+
+    def rows(self) -> list[dict[str, Any]]:
+        """Row-oriented view (tests, error messages); uploads use the columns."""
+        names = list(self.columns)
+        return [dict(zip(names, values, strict=True)) for values in zip(*self.columns.values(), strict=True)]
+
+
+class Mapping(ABC):
+    """How one kind of source becomes session rows."""
+
+    id_column: ColumnElement[Any]
+    names: tuple[str, ...]  # the contract columns this mapping fills, transaction_id first
+
+    @abstractmethod
+    def query(self) -> Select[Any]:
+        """The select of every milking, ids labelled; the reader adds WHERE, ORDER BY and LIMIT."""
+
+    def id_source(self) -> FromClause | None:
+        """The table `max(id)` reads from, when the id column alone does not say."""
+        return None
+
+    @abstractmethod
+    def convert(self, rows: Sequence[Any], times: LocalTimeConverter) -> Batch:
+        """Rows of `query()` -> a column-oriented batch in the session contract."""
+
+
+def _num(value: Any) -> float | None:
+    return None if value is None else round(float(value), DECIMALS)
+
+
+def _num_float(value: float | None) -> float | None:
+    # For columns SQLAlchemy already returns as float (the DelPro tables' Float type).
+    return None if value is None else round(value, DECIMALS)
+
+
+def _mean(values: Sequence[float | None]) -> float | None:
+    present = [v for v in values if v is not None]
+    return round(sum(present) / len(present), DECIMALS) if present else None
+
+
+def _max(values: Sequence[float | None]) -> float | None:
+    present = [v for v in values if v is not None]
+    return round(max(present), DECIMALS) if present else None
+
+
+def _int(value: Any) -> int | None:
+    return None if value is None else round(value) if isinstance(value, float) else int(value)
+
+
+def _flag(value: Any) -> bool | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return value.strip().lower() not in {"", "0", "false", "no", "n", "f"}
+    return bool(value)
+
+
+def _text(value: Any) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    return str(value).strip()
+
+
+def _datetime(value: Any) -> datetime:
+    if isinstance(value, str):
+        return datetime.fromisoformat(value.strip())
+    if isinstance(value, date) and not isinstance(value, datetime):
+        return datetime.combine(value, time())
+    if not isinstance(value, datetime):
+        raise TypeError(f"expected a date and time, got {value!r}")
+    return value
+
+
+def _json_safe(value: Any) -> Any:
+    if isinstance(value, decimal.Decimal):
+        return float(value)
+    if isinstance(value, datetime | date | time):
+        return value.isoformat()
+    if isinstance(value, bytes | bytearray | memoryview):
+        return bytes(value).hex()
+    return value
+
+
+class DelProMapping(Mapping):
+    """The stock DelPro tables. The lactation is the one the milking belongs to (the latest begun
+    before it and not ended before it): for today's milkings the current one (`EndDate IS NULL`),
+    and still right for a backlog of last year's."""
+
+    names = SESSION_COLUMNS[: SESSION_COLUMNS.index("extra")]
+    id_column = delpro.SessionMilkYield.c.OID
+
+    def query(self) -> Select[Any]:
+        s, v = delpro.SessionMilkYield.c, delpro.VoluntarySessionMilkYield.c
+        a, lac = delpro.BasicAnimal.c, delpro.AnimalLactationSummary.c
+        # The lactation is picked by a TOP 1 subquery rather than joined on its dates, so a
+        # milking stays one row even where lactations overlap (one never closed: seen in the
+        # field), and the page is read in OID order without sorting the rest of the table.
+        other = delpro.AnimalLactationSummary.alias("lactation_at_milking")
+        lactation = (
+            select(other.c.OID)
+            .where(
+                other.c.Animal == s.BasicAnimal,
+                other.c.StartDate <= s.BeginTime,
+                or_(other.c.EndDate.is_(None), other.c.EndDate > s.BeginTime),
+            )
+            .order_by(other.c.StartDate.desc())
+            .limit(1)
+            .scalar_subquery()
+        )
+        its_lactation = and_(lac.Animal == s.BasicAnimal, lac.OID == lactation)  # noqa: SIM300
+        joined = (
+            delpro.SessionMilkYield.join(delpro.BasicAnimal, s.BasicAnimal == a.OID)
+            .outerjoin(delpro.VoluntarySessionMilkYield, v.OID == s.OID)
+            .outerjoin(delpro.AnimalLactationSummary, its_lactation)
+        )
+        return select(
+            s.OID, s.MilkingDevice, a.Number, s.BeginTime, s.EndTime, s.TotalYield, s.ExpectedYield,
+            s.AvgConductivity, s.MaxConductivity,
+            v.ConductivityLF, v.ConductivityRF, v.ConductivityLR, v.ConductivityRR,
+            v.QuarterLFYield, v.QuarterRFYield, v.QuarterLRYield, v.QuarterRRYield,
+            v.AverageBlood, v.MaxBlood,
+            v.MeanFlowLF, v.MeanFlowRF, v.MeanFlowLR, v.MeanFlowRR,
+            v.PeakFlowLF, v.PeakFlowRF, v.PeakFlowLR, v.PeakFlowRR,
+            s.MilkFlowDuration, v.Occ, v.Mdi, v.Incomplete, v.Kickoff,
+            lac.LactationNumber, lac.StartDate,
+        ).select_from(joined)  # fmt: skip
+
+    def convert(self, rows: Sequence[Any], times: LocalTimeConverter) -> Batch:
+        # Hot path of a catch-up (a million rows): one tuple per row, transposed once at the end.
+        values: list[tuple[Any, ...]] = []
+        add, pair, num = values.append, times.pair, _num_float
+        for row in rows:
+            (oid, device, number, begin, end, total, expected, cond_avg, cond_max,
+             c_lf, c_rf, c_lr, c_rr, y_lf, y_rf, y_lr, y_rr, blood_avg, blood_max,
+             mf_lf, mf_rf, mf_lr, mf_rr, pf_lf, pf_rf, pf_lr, pf_rr,
+             duration, occ, mdi, incomplete, kickoff, lactation, calving) = row  # fmt: skip
+            started, ended = pair(begin, end)
+            add((
+                oid, str(device), str(number), started, ended, num(total), num(expected),
+                num(cond_avg), num(cond_max), num(c_lf), num(c_rf), num(c_lr), num(c_rr),
+                num(y_lf), num(y_rf), num(y_lr), num(y_rr), num(blood_avg), num(blood_max),
+                _mean((mf_lf, mf_rf, mf_lr, mf_rr)), _max((pf_lf, pf_rf, pf_lr, pf_rr)),
+                duration, occ, num(mdi),
+                None if incomplete is None else incomplete != 0,
+                None if kickoff is None else kickoff != 0,
+                lactation,
+                None if calving is None else (begin.date() - calving.date()).days,
+            ))  # fmt: skip
+        if not values:
+            return Batch({name: [] for name in self.names})
+        return Batch(dict(zip(self.names, map(list, zip(*values, strict=True)), strict=True)))
+
+
+_CONVERTERS: dict[str, Callable[[Any], Any]] = {
+    "unit": _text,
+    "animal_id": _text,
+    "duration_s": _int,
+    "cell_count": _int,
+    "lactation_number": _int,
+    "days_in_milk": _int,
+    "incomplete": _flag,
+    "kickoff": _flag,
+}
+
+
+class TableMappingReader(Mapping):
+    """Any table or view with one row per milking, e.g. a plain `MilkingSessions` table keyed
+    by `TransactionID`; columns named in the config, the others left null."""
+
+    def __init__(self, mapping: TableMapping) -> None:
+        self.mapping = mapping
+        used = dict.fromkeys([mapping.id, *mapping.columns.values(), *mapping.extra])
+        # A Table (not a lightweight table()) so the source's `schema` setting applies to it too.
+        self.table = Table(mapping.table, MetaData(), *(Column(name) for name in used))
+        self.id_column = self.table.c[mapping.id]
+        mapped = set(mapping.columns)
+        self.names = (ID, *(n for n in SESSION_COLUMNS if n in mapped)) + (
+            ("extra",) if mapping.extra else ()
+        )
+
+    def query(self) -> Select[Any]:
+        t = self.table.c
+        return select(
+            t[self.mapping.id].label(ID),
+            *(t[src].label(name) for name, src in self.mapping.columns.items()),
+            *(t[src].label(f"extra:{src}") for src in self.mapping.extra),
+        )
+
+    def id_source(self) -> FromClause | None:
+        return self.table
+
+    def convert(self, rows: Sequence[Any], times: LocalTimeConverter) -> Batch:
+        out: dict[str, list[Any]] = {name: [] for name in self.names}
+        local = self.mapping.times == "local"
+        mapped = [name for name in self.mapping.columns if name not in {"started_at", "ended_at"}]
+        extra = self.mapping.extra
+        converters = [(name, out[name].append, _CONVERTERS.get(name, _num)) for name in mapped]
+        for row in rows:
+            values = row._mapping
+            try:
+                begin, end = _datetime(values["started_at"]), _datetime(values["ended_at"])
+                if local and begin.tzinfo is None and end.tzinfo is None:
+                    begin, end = times.pair(begin, end)
+                converted = [(add, convert(values[name])) for name, add, convert in converters]
+            except (ValueError, TypeError) as exc:
+                raise ValueError(f"{self.mapping.id} {values[ID]}: {exc}") from None
+            out[ID].append(int(values[ID]))
+            out["started_at"].append(_as_utc(begin))
+            out["ended_at"].append(_as_utc(end))
+            for add, value in converted:
+                add(value)
+            if extra:
+                out["extra"].append({src: _json_safe(values[f"extra:{src}"]) for src in extra})
+        return Batch(out)
+
+
+def _as_utc(value: datetime) -> datetime:
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def mapping_for(config: SourceConfig) -> Mapping:
+    return DelProMapping() if config.mapping is None else TableMappingReader(config.mapping)
+
+
+class SessionSource:
+    """One configured source: its engine, its mapping and the farm's time zone."""
+
+    def __init__(self, config: SourceConfig, times: LocalTimeConverter) -> None:
+        self.config = config
+        self.times = times
+        self.mapping = mapping_for(config)
+        self._query = self.mapping.query()
+        self._engine: Engine | None = None
+
+    @property
+    def name(self) -> str:
+        return self.config.name
+
+    @property
+    def engine(self) -> Engine:
+        if self._engine is None:
+            options: dict[str, Any] = {}
+            if self.config.schema_name:
+                options["schema_translate_map"] = {None: self.config.schema_name}
+            try:
+                self._engine = create_engine(
+                    self.config.sqlalchemy_url, pool_pre_ping=True, execution_options=options
+                )
+            except (NoSuchModuleError, ImportError) as exc:
+                raise SourceError(
+                    f"source {self.name}: no database driver for {self.config.display_url}: {exc}"
+                ) from None
+        return self._engine
+
+    def statement(self, after_id: int, limit: int) -> Select[Any]:
+        """The page after `after_id`: WHERE id > :after ORDER BY id LIMIT :limit."""
+        return (
+            self._query.where(self.mapping.id_column > after_id).order_by(self.mapping.id_column).limit(limit)
+        )
+
+    def read_after(self, after_id: int, limit: int) -> Batch:
+        with _reading(self.name, "reading milkings"), self.engine.connect() as conn:
+            rows = conn.execute(self.statement(after_id, limit)).all()
+        with _reading(self.name, "converting milkings"):
+            return self.mapping.convert(rows, self.times)
+
+    def max_id(self) -> int | None:
+        """The highest transaction id in the source (None when it has no milkings)."""
+        query = select(func.max(self.mapping.id_column))
+        if (origin := self.mapping.id_source()) is not None:
+            query = query.select_from(origin)
+        with _reading(self.name, "reading the highest id"), self.engine.connect() as conn:
+            value = conn.execute(query).scalar()
+        return None if value is None else int(value)
+
+    def close(self) -> None:
+        if self._engine is not None:
+            self._engine.dispose()
+            self._engine = None
