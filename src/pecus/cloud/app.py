@@ -33,6 +33,7 @@ from pecus.cloud.migrations import load_migrations
 from pecus.cloud.notify.config import JobSettings, NotifySettings
 from pecus.cloud.routes import alerts, auth, dashboard, farm_admin, health, sync
 from pecus.cloud.tenancy import make_pool
+from pecus.cloud.web import mount_dashboard
 from pecus.contract import IngestBatch, MilkingSession
 
 log = logging.getLogger(__name__)
@@ -92,6 +93,7 @@ def create_app(
     app.include_router(alerts.router)
     install_cors(app, cors_origins())
     _document_batch_schema(app)
+    mount_dashboard(app)
     return app
 
 
