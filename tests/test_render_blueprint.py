@@ -15,9 +15,10 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
+import anyio
+import httpx
 import pytest
 import yaml
-from fastapi.testclient import TestClient
 
 from pecus.cloud.app import create_app
 
@@ -89,8 +90,13 @@ def test_every_pecus_command_and_option_exists(blueprint: dict[str, Any]) -> Non
 def test_the_api_health_check_is_a_route_of_the_api(blueprint: dict[str, Any]) -> None:
     (api,) = services(blueprint, type="web", runtime="python")
     app = create_app("postgresql://unused@127.0.0.1:1/unused")
-    # Without its lifespan (no database): the health check must not need one.
-    response = TestClient(app).get(api["healthCheckPath"])
+
+    async def probe() -> httpx.Response:
+        # Without its lifespan (no database): the health check must not need one.
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://api") as client:
+            return await client.get(api["healthCheckPath"])
+
+    response = anyio.run(probe)
     assert response.status_code == 200, response.text
 
 
