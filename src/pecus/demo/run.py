@@ -236,6 +236,8 @@ class _Demo:
             "PECUS_AUTH_MODE": "local",  # the demo signs in with the API's own accounts
             "PECUS_PUBLIC_URL": base_url,  # the links in notifications
             "PECUS_NOTIFY_ALLOW_PRIVATE_HOSTS": "yes",  # the inbox is on loopback
+            # One farm, one user: a few connections are plenty (the database may be shared).
+            "PECUS_DB_POOL_MAX": os.environ.get("PECUS_DB_POOL_MAX", "4"),
         }
         with self.console.status(f"starting the API (pecus serve) on {base_url}…"):
             self.api = children.start_api(self.o.host, port, env, self.home / "logs" / "api.log")
