@@ -9,6 +9,7 @@ import logging
 import os
 import re
 import signal
+import sys
 import time
 import uuid
 import webbrowser
@@ -78,16 +79,22 @@ def run_demo(options: DemoOptions, console: Console) -> int:
 
 @contextlib.contextmanager
 def _stop_signals() -> Iterator[None]:
-    """SIGTERM stops the demo like Ctrl+C does."""
+    """Ctrl+C and SIGTERM stop the demo, once: the terminal and `uv run` may both deliver the same
+    Ctrl+C, and a second one must not cut the clean stop short."""
+    stopping = False
 
     def interrupt(signum: int, frame: FrameType | None) -> None:
-        raise KeyboardInterrupt
+        nonlocal stopping
+        if not stopping:
+            stopping = True
+            raise KeyboardInterrupt
 
-    previous = signal.signal(signal.SIGTERM, interrupt)
+    previous = {sig: signal.signal(sig, interrupt) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         yield
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 class _Demo:
@@ -110,20 +117,15 @@ class _Demo:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        # A second Ctrl+C (or the SIGINT `uv run` forwards) must not cut the clean stop short.
-        previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
-        try:
-            if self.stops:
-                self.console.print("stopping…")
-            for name, stop in reversed(self.stops):
-                try:
-                    stop()
-                except Exception as exc:
-                    self.console.print(f"[yellow]{name}: {escape(str(exc))}[/yellow]")
-            if self.stops:
-                self.console.print("demo stopped; `make demo` (or `pecus demo`) resumes it")
-        finally:
-            signal.signal(signal.SIGINT, previous)
+        if self.stops:
+            self.console.print("stopping…")
+        for name, stop in reversed(self.stops):
+            try:
+                stop()
+            except Exception as exc:
+                self.console.print(f"[yellow]{name}: {escape(str(exc))}[/yellow]")
+        if self.stops:
+            self.console.print("demo stopped; `make demo` (or `pecus demo`) resumes it")
 
     def say(self, text: str) -> None:
         self.console.print(text, highlight=False)
@@ -164,7 +166,7 @@ class _Demo:
             self._start_agent(base_url, farm_id, key_file, source.url)
             self._banner(base_url, email, farm_id, inbox)
             if self.o.open_browser:
-                webbrowser.open(base_url)
+                self._open_browser(base_url)
             if self.o.exit_after is None or self.o.exit_after > 1:
                 self._start_robot(source.url)
             return self._watch(db, farm_id, state_store, known_cycles, seen_alert)
@@ -273,6 +275,17 @@ class _Demo:
         self.robot = LiveRobot(source_url, self.o.robot_every, milked, exhausted)
         self.robot.start()
         self.stops.append(("live robot", self.robot.stop))
+
+    def _open_browser(self, url: str) -> None:
+        # Without a display, Python's webbrowser falls back to a text browser (lynx, w3m) that
+        # would take over this terminal.
+        if sys.platform.startswith("linux") and not (
+            os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")
+        ):
+            self.say(f"no display here: open {url} in a browser")
+            return
+        if not webbrowser.open(url):
+            self.say(f"open {url} in a browser")
 
     def _stop_child(self, child: children.Child | None, timeout: float) -> None:
         if child is not None and child.alive():
