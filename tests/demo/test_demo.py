@@ -25,6 +25,7 @@ import psutil
 import psycopg
 import pytest
 
+import pecus
 from tests.support.api import free_port
 from tests.support.pg import fresh_database
 
@@ -217,3 +218,20 @@ def test_ctrl_c_stops_everything_and_the_next_run_resumes(tmp_path: Path, fresh_
         users = conn.execute("SELECT count(*) FROM auth.users").fetchone()
     # The same farm, owner, agent key and inbox target: nothing made twice.
     assert (farms, keys, targets, users) == ((1,), (1,), (1,), (1,))
+
+
+def test_a_part_that_dies_stops_the_demo_with_its_output(tmp_path: Path, fresh_db: str) -> None:
+    """The agent killed under the demo: the demo says so, shows its last lines, stops the rest
+    and exits 1 instead of running on without it."""
+    run = start_demo(tmp_path / "home", fresh_db)
+    run.wait_for("finished in")
+    children = psutil.Process(run.proc.pid).children(recursive=True)
+    (agent,) = [c for c in children if "pecus-agent" in " ".join(c.cmdline())]
+    agent.kill()
+    assert run.wait(90) == 1, run.text()
+    out = run.text()
+    assert "demo failed: the agent stopped unexpectedly (exit code -9)" in out
+    shown = out.split("demo failed:")[1]
+    assert f"pecus-agent {pecus.__version__} running" in shown, "the agent's last lines are shown"
+    _, alive = psutil.wait_procs(children, timeout=10)
+    assert not alive, f"still running: {[p.cmdline() for p in alive]}"
