@@ -111,7 +111,9 @@ def reasons(agent: Agent) -> list[str]:
 
 
 def results(agent: Agent) -> list[list[str]]:
-    return [[s.result for s in c.sources] for c in StateStore(agent.config().resolved_state_file()).read().cycles]
+    return [
+        [s.result for s in c.sources] for c in StateStore(agent.config().resolved_state_file()).read().cycles
+    ]
 
 
 @pytest.fixture
@@ -195,9 +197,7 @@ def test_a_sleep_seen_only_on_the_clocks_runs_a_cycle(sqlite_source: SourceDB, m
 def test_a_failed_cycle_goes_to_the_event_log(
     sqlite_source: SourceDB, make_agent: Any, free_port: int
 ) -> None:
-    agent = make_agent(
-        sqlite_source.source_settings(), url=f"http://127.0.0.1:{free_port}", retry_attempts=1
-    )
+    agent = make_agent(sqlite_source.source_settings(), url=f"http://127.0.0.1:{free_port}", retry_attempts=1)
     host = RecordingHost()
     with running(service_for(agent, host)):
         wait_for(lambda: host.events("error"), "an error event")
@@ -214,9 +214,7 @@ def test_keep_awake_can_be_turned_off(sqlite_source: SourceDB, make_agent: Any) 
     assert host.awake == []
 
 
-def test_stop_does_not_wait_for_a_read_stuck_on_a_locked_table(
-    make_source_db: Any, make_agent: Any
-) -> None:
+def test_stop_does_not_wait_for_a_read_stuck_on_a_locked_table(make_source_db: Any, make_agent: Any) -> None:
     db: SourceDB = make_source_db("postgresql")
     with db.engine.begin() as conn:
         delpro_data.add_herd(conn)
