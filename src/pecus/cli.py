@@ -5,6 +5,9 @@ from __future__ import annotations
 import logging
 import os
 import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
 
 import typer
 from rich.console import Console
@@ -44,6 +47,222 @@ def create_farm(
     with connect() as conn:
         farm_id = farms.create_farm(conn, name, time_zone)
     console.print(str(farm_id))
+
+
+@app.command("create-user")
+def create_user(
+    email: str = typer.Option(..., "--email", help="The person's e-mail (their sign-in name)."),
+    farm: str = typer.Option(..., "--farm", help="Farm id, or its exact name."),
+    role: str = typer.Option(..., "--role", help="owner, farmer, vet or viewer."),
+    password: str | None = typer.Option(
+        None,
+        "--password",
+        help="Set this password (min. 8 characters); a new account without one gets a generated one.",
+    ),
+) -> None:
+    """Add a person to a farm with a role, creating their sign-in account when needed (local mode)."""
+    from pecus.cloud.auth.config import auth_mode
+    from pecus.cloud.auth.users import create_user as run
+    from pecus.cloud.database import connect
+
+    try:
+        local = auth_mode() == "local"
+        with connect() as conn:
+            result = run(conn, email, farm, role, password, local_accounts=local)
+    except (ValueError, LookupError) as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from exc
+    verb = "created" if result.created else "updated"
+    console.print(f"{verb} user {result.user_id}: {role} of farm {result.farm_id}")
+    if result.generated_password:
+        console.print(f"password (shown once): {result.generated_password}")
+
+
+@app.command()
+def simulate(
+    cows: int = typer.Option(120, "--cows", min=1, help="Herd size."),
+    days: float = typer.Option(
+        60, "--days", min=0.1, help="Days of history, ending now (or --start + days)."
+    ),
+    seed: int = typer.Option(1, "--seed", help="Same seed, same farm."),
+    out: Path = typer.Option(..., "--out", help="Folder for delpro.sqlite, sessions.csv, cases.csv."),
+    start: datetime | None = typer.Option(None, "--start", help="UTC start, e.g. 2025-01-01T00:00:00+00:00."),
+    time_zone: str = typer.Option(
+        "Europe/Rome", "--time-zone", help="The farm's zone (DelPro stores local time)."
+    ),
+    emerging: int = typer.Option(
+        0, "--emerging", min=0, help="Clinical cases emerging at the end of the history."
+    ),
+    live_days: float = typer.Option(
+        0, "--live-days", min=0, help="Days of future milkings a live robot can append."
+    ),
+    delpro_url: str | None = typer.Option(
+        None, "--delpro-url", help="SQLAlchemy URL instead of the SQLite file."
+    ),
+) -> None:
+    """Simulate a DelPro farm: the source database, labelled sessions and the mastitis cases."""
+    from pecus.ai.operations import simulate_to
+    from pecus.cloud.farms import check_time_zone
+
+    try:
+        check_time_zone(time_zone)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--time-zone") from exc
+    if start is not None and start.tzinfo is None:
+        start = start.replace(tzinfo=UTC)
+    files = simulate_to(
+        out, cows=cows, days=days, seed=seed, start=start, time_zone=time_zone,
+        emerging_cases=emerging, live_days=live_days, delpro_url=delpro_url,
+    )  # fmt: skip
+    console.print(f"{files.sessions} milkings of {files.cows} cows, {files.cases} clinical cases")
+    console.print(f"DelPro source: {files.delpro_url}")
+    console.print(f"labelled sessions: {files.sessions_csv}\ncases: {files.cases_csv}")
+
+
+model_app = typer.Typer(
+    help="The mastitis risk model: train, evaluate, score, approve.", no_args_is_help=True
+)
+app.add_typer(model_app, name="model")
+
+
+def _default_models_dir() -> Path:
+    from pecus.cloud.settings import pecus_home
+
+    return pecus_home() / "models"
+
+
+@model_app.command("train")
+def model_train(
+    with_feedback: bool = typer.Option(
+        False, "--with-feedback", help="Add farmers' alert feedback (DATABASE_URL)."
+    ),
+    register: bool | None = typer.Option(
+        None,
+        "--register/--no-register",
+        help="Store in the database for approval (default: with --with-feedback).",
+    ),
+    out: Path | None = typer.Option(
+        None, "--out", help="Folder for <version>/ (default: $PECUS_HOME/models)."
+    ),
+    quick: bool = typer.Option(
+        False, "--quick", help="Tiny farms, seconds: tries the pipeline, not a usable model."
+    ),
+) -> None:
+    """Train a new model version on simulated farms (and farm feedback)."""
+    from pecus.ai.operations import train
+
+    result, path = train(
+        out=out or _default_models_dir(), quick=quick, with_feedback=with_feedback,
+        register=with_feedback if register is None else register,
+    )  # fmt: skip
+    _print_evaluation(result.evaluation)
+    console.print(f"model {result.model.version} written to {path} ({result.seconds:.0f} s)")
+    if with_feedback if register is None else register:
+        console.print(f"stored for approval: pecus model approve {result.model.version}")
+
+
+@model_app.command("evaluate")
+def model_evaluate(
+    model: str | None = typer.Option(
+        None, "--model", help="Model directory or packaged version (default: newest)."
+    ),
+    write_card: Path | None = typer.Option(
+        None, "--write-card", help="Write the model card (and its PNG) here."
+    ),
+    quick: bool = typer.Option(False, "--quick", help="Tiny farms, seconds."),
+) -> None:
+    """Measure a model and the rule baseline on simulated farms it never saw."""
+    from pecus.ai.operations import evaluate
+
+    chosen, evaluation = evaluate(model=model, quick=quick, card=write_card)
+    console.print(f"model {chosen.version}")
+    _print_evaluation(evaluation)
+    if write_card:
+        console.print(f"model card written to {write_card}")
+
+
+def _print_evaluation(evaluation: Any) -> None:
+    from rich.table import Table
+
+    table = Table(
+        "score", "sensitivity (48 h)", "specificity / cow-day", "false alerts / 1,000", "median warning"
+    )
+    rows = [
+        ("model", evaluation.model),
+        ("rule, same specificity", evaluation.rule_same_specificity),
+        ("rule, default alarms", evaluation.rule_default),
+    ]
+    for name, m in rows:
+        warning = "-" if m.median_warning_h is None else f"{m.median_warning_h:.0f} h"
+        table.add_row(
+            name,
+            f"{100 * m.sensitivity:.1f} %",
+            f"{100 * m.specificity:.2f} %",
+            f"{m.false_alerts_per_1000:.2f}",
+            warning,
+        )
+    console.print(table)
+
+
+@model_app.command("score")
+def model_score(
+    input: Path = typer.Option(
+        ..., "--input", exists=True, dir_okay=False, help="Sessions CSV (contract columns)."
+    ),
+    output: Path = typer.Option(..., "--output", dir_okay=False, help="transaction_id,unit,risk_score,alert"),
+    model: str | None = typer.Option(
+        None, "--model", help="Model directory or packaged version (default: newest)."
+    ),
+) -> None:
+    """Score a sessions CSV: one output row per input row."""
+    from pecus.ai.operations import score
+    from pecus.ai.scoring import InputError
+
+    try:
+        chosen, rows, alerts = score(source=input, target=output, model=model)
+    except InputError as exc:
+        console.print(f"[red]{input}: {exc}[/red]")
+        raise typer.Exit(2) from exc
+    console.print(f"{rows} milkings scored with model {chosen.version}: {alerts} alert(s) -> {output}")
+
+
+@model_app.command("list")
+def model_list() -> None:
+    """Models shipped in the package and stored in the database (DATABASE_URL)."""
+    from pecus.ai.model import model_dirs, packaged_folder
+    from pecus.ai.registry import stored_versions
+    from pecus.cloud.database import connect
+
+    for path in model_dirs(packaged_folder()):
+        console.print(f"{path.name}  packaged (approved by release)")
+    with connect() as conn:
+        for v in stored_versions(conn):
+            state = (
+                f"approved {v.approved_at:%Y-%m-%d %H:%M} by {v.approved_by}"
+                if v.approved_at
+                else "not approved"
+            )
+            sens = v.metrics.get("sensitivity")
+            figure = f", sensitivity {100 * sens:.1f} %" if isinstance(sens, int | float) else ""
+            console.print(f"{v.version}  stored, {state}{figure}")
+
+
+@model_app.command("approve")
+def model_approve(
+    version: str = typer.Argument(..., help="A stored version (see `pecus model list`)."),
+    by: str = typer.Option(..., "--by", help="Who approves (recorded)."),
+) -> None:
+    """Approve a stored model: live scoring uses it within a minute."""
+    from pecus.ai.registry import approve
+    from pecus.cloud.database import connect
+
+    with connect() as conn:
+        try:
+            approve(conn, version, by)
+        except LookupError as exc:
+            console.print(f"[red]{exc}[/red]")
+            raise typer.Exit(1) from exc
+    console.print(f"model {version} approved by {by}")
 
 
 @app.command()

@@ -1,4 +1,4 @@
-"""Small deterministic DelPro data for the agent's tests (the simulator is for demos and benchmarks).
+"""Small deterministic source data for the agent's tests (the simulator is for demos and benchmarks).
 
 Every value is a function of the session's OID, so a test can compute what the cloud must hold.
 """
@@ -9,7 +9,19 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Engine, insert
+from sqlalchemy import (
+    Column,
+    Connection,
+    DateTime,
+    Engine,
+    Integer,
+    MetaData,
+    Numeric,
+    String,
+    Table,
+    insert,
+    select,
+)
 
 from pecus.agent import delpro
 
@@ -108,3 +120,41 @@ def add_sessions(conn: Connection, oids: Iterable[int], *, voluntary: bool = Tru
 def add_session(conn: Connection, oid: int, **kwargs: Any) -> None:
     conn.execute(insert(delpro.SessionMilkYield), [session_row(oid, **kwargs)])
     conn.execute(insert(delpro.VoluntarySessionMilkYield), [voluntary_row(oid)])
+
+
+def source_ids(engine: Engine) -> list[int]:
+    """Every SessionMilkYield OID in the source, sorted: what the cloud must end up holding."""
+    with engine.connect() as conn:
+        return sorted(conn.execute(select(delpro.SessionMilkYield.c.OID)).scalars())
+
+
+# A farm's own plain table of milkings (not DelPro), and the mapping of it in agent.toml terms.
+MILKING_SESSIONS = MetaData()
+MilkingSessions = Table(
+    "MilkingSessions",
+    MILKING_SESSIONS,
+    Column("TransactionID", Integer, primary_key=True, autoincrement=False),
+    Column("Robot", String(20), nullable=False),
+    Column("CowNo", Integer, nullable=False),
+    Column("StartTime", DateTime, nullable=False),
+    Column("EndTime", DateTime, nullable=False),
+    Column("Kg", Numeric(6, 2), nullable=False),
+    Column("Cond", Numeric(5, 2)),
+    Column("Flags", Integer),
+    Column("Operator", String(20)),
+)
+
+PLAIN_MAPPING = {
+    "table": "MilkingSessions",
+    "id": "TransactionID",
+    "columns": {
+        "unit": "Robot",
+        "animal_id": "CowNo",
+        "started_at": "StartTime",
+        "ended_at": "EndTime",
+        "yield_kg": "Kg",
+        "conductivity_avg": "Cond",
+        "incomplete": "Flags",
+    },
+    "extra": ["Operator", "Kg"],
+}

@@ -19,7 +19,6 @@ from pecus.cloud.database import connect
 from tests.agent import delpro_data
 from tests.agent.conftest import Agent, SourceDB
 from tests.agent.fault_proxy import DROP, HANG, HOLD_RESPONSE, LOST_RESPONSE, Busy, FaultProxy
-from tests.agent.test_sync import source_ids
 
 INGEST, STATUS = "POST /api/v1/ingest", "GET /api/v1/sync/status"
 
@@ -32,7 +31,7 @@ def assert_converged(agent: Agent, db: SourceDB) -> None:
             [agent.farm.farm_id],
         ).fetchone() or (0, 0)
     assert total == distinct  # no duplicates
-    assert agent.cloud_ids() == source_ids(db)  # no gaps
+    assert agent.cloud_ids() == delpro_data.source_ids(db.engine)  # no gaps
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import Column, DateTime, Integer, MetaData, Numeric, String, Table, insert
+from sqlalchemy import insert
 from sqlalchemy.dialects import mssql
 
 from pecus.agent import delpro
@@ -18,6 +18,7 @@ from pecus.agent.source import SessionSource, SourceError
 from pecus.contract import MilkingSession
 from tests.agent import delpro_data
 from tests.agent.conftest import SourceDB
+from tests.agent.delpro_data import MILKING_SESSIONS, PLAIN_MAPPING, MilkingSessions
 
 ROME = ZoneInfo("Europe/Rome")
 
@@ -126,37 +127,6 @@ def test_an_empty_source_has_no_max_id(make_source_db: Any) -> None:
     source = reader(db)
     assert source.max_id() is None
     assert len(source.read_after(0, 10)) == 0
-
-
-MILKING_SESSIONS = MetaData()
-MilkingSessions = Table(
-    "MilkingSessions",
-    MILKING_SESSIONS,
-    Column("TransactionID", Integer, primary_key=True, autoincrement=False),
-    Column("Robot", String(20), nullable=False),
-    Column("CowNo", Integer, nullable=False),
-    Column("StartTime", DateTime, nullable=False),
-    Column("EndTime", DateTime, nullable=False),
-    Column("Kg", Numeric(6, 2), nullable=False),
-    Column("Cond", Numeric(5, 2)),
-    Column("Flags", Integer),
-    Column("Operator", String(20)),
-)
-
-PLAIN_MAPPING = {
-    "table": "MilkingSessions",
-    "id": "TransactionID",
-    "columns": {
-        "unit": "Robot",
-        "animal_id": "CowNo",
-        "started_at": "StartTime",
-        "ended_at": "EndTime",
-        "yield_kg": "Kg",
-        "conductivity_avg": "Cond",
-        "incomplete": "Flags",
-    },
-    "extra": ["Operator", "Kg"],
-}
 
 
 def test_a_plain_milking_sessions_table_with_a_custom_mapping(source_db: SourceDB) -> None:

@@ -7,20 +7,19 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import insert, update
 
 from pecus.agent import delpro
 from pecus.cloud.agent_keys import revoke_agent_key
 from pecus.cloud.database import connect
 from tests.agent import delpro_data
 from tests.agent.conftest import DIALECTS, Agent, SourceDB
-from tests.agent.test_source import MILKING_SESSIONS, PLAIN_MAPPING, MilkingSessions, insert
+from tests.agent.delpro_data import MILKING_SESSIONS, PLAIN_MAPPING, MilkingSessions
 from tests.support.api import running_api
 
 
 def source_ids(db: SourceDB) -> list[int]:
-    with db.engine.connect() as conn:
-        return sorted(conn.execute(select(delpro.SessionMilkYield.c.OID)).scalars())
+    return delpro_data.source_ids(db.engine)
 
 
 def cloud_rows(agent: Agent, columns: str = "transaction_id") -> list[tuple[Any, ...]]:

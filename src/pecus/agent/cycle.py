@@ -22,8 +22,6 @@ from contextlib import aclosing
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-import httpx
-
 from pecus import __version__
 from pecus.agent.config import AgentConfig, ConfigError
 from pecus.agent.localtime import LocalTimeConverter
@@ -46,13 +44,12 @@ class _Stop(Exception):
 
 @dataclass
 class Syncer:
-    """Runs cycles for one configuration. `sleep`, `jitter` and `transport` are for tests."""
+    """Runs cycles for one configuration. `sleep` and `jitter` are injectable for tests."""
 
     config: AgentConfig
     state: StateStore
     sleep: Sleep = asyncio.sleep
     jitter: Callable[[float, float], float] = random.uniform
-    transport: httpx.AsyncBaseTransport | None = None
     progress: Progress | None = None
     agent: dict[str, str] = field(
         default_factory=lambda: {"version": __version__, "host": socket.gethostname()}
@@ -68,7 +65,6 @@ class Syncer:
             retry=retry,
             sleep=self.sleep,
             jitter=self.jitter,
-            transport=self.transport,
         )
 
     def source(self, name: str) -> SessionSource:

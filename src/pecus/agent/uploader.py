@@ -148,7 +148,7 @@ def encode(
         "cycle_id": cycle_id,
         "columns": batch.columns,
     }
-    raw = orjson.dumps(document, option=orjson.OPT_UTC_Z | orjson.OPT_NON_STR_KEYS)
+    raw = orjson.dumps(document, option=orjson.OPT_UTC_Z)
     if len(raw) <= max_body_bytes or len(batch) == 1:
         body = gzip.compress(raw, GZIP_LEVEL, mtime=0)
         if len(body) <= max_body_bytes or len(batch) == 1:
@@ -170,22 +170,20 @@ class CloudClient:
     """The agent's side of the sync API. Use as `async with CloudClient(...) as cloud:`."""
 
     base_url: str
-    api_key: str
+    api_key: str = field(repr=False)  # never in a log line
     farm_id: str
     timeout: float = 30.0
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     sleep: Sleep = asyncio.sleep
     jitter: Callable[[float, float], float] = random.uniform
-    transport: httpx.AsyncBaseTransport | None = None
-    server_date: datetime | None = None  # the `Date` of the last answer, to measure clock skew
-    _client: httpx.AsyncClient | None = None
+    server_date: datetime | None = field(default=None, init=False)  # of the last answer: clock skew
+    _client: httpx.AsyncClient | None = field(default=None, init=False, repr=False)
 
     async def __aenter__(self) -> CloudClient:
         self._client = httpx.AsyncClient(
             base_url=self.base_url,
             timeout=httpx.Timeout(self.timeout),
             headers={"Authorization": f"Bearer {self.api_key}", "User-Agent": USER_AGENT},
-            transport=self.transport,
             follow_redirects=False,
         )
         return self

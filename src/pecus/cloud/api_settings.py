@@ -51,6 +51,8 @@ class ApiSettings:
     """How long a request waits for a database connection before answering 503."""
     ready_timeout_s: float = 3.0
     """How long /readyz waits for the database before reporting it unreachable."""
+    ai_enabled: bool = True
+    """Score every ingested batch for mastitis risk (off only to measure ingest alone)."""
 
     @classmethod
     def from_env(cls) -> ApiSettings:
@@ -64,4 +66,5 @@ class ApiSettings:
             pool_max_size=_int_env("PECUS_DB_POOL_MAX", max(d.pool_max_size, pool_min)),
             db_timeout_s=_float_env("PECUS_DB_TIMEOUT", d.db_timeout_s),
             ready_timeout_s=_float_env("PECUS_READY_TIMEOUT", d.ready_timeout_s),
+            ai_enabled=os.environ.get("PECUS_AI_ENABLED", "1").strip().lower() not in {"0", "false", "no"},
         )

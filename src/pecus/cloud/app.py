@@ -19,13 +19,17 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
 import pecus
+from pecus.ai.live import score_ingested
 from pecus.cloud.agent_keys import KeyChecker
 from pecus.cloud.api_settings import ApiSettings
+from pecus.cloud.auth.config import AuthSettings
+from pecus.cloud.auth.verify import TokenVerifier
+from pecus.cloud.cors import cors_origins, install_cors
 from pecus.cloud.database import database_url as default_database_url
 from pecus.cloud.errors import install_error_handlers
 from pecus.cloud.ingest_hooks import HookRunner, IngestHook
 from pecus.cloud.migrations import load_migrations
-from pecus.cloud.routes import health, sync
+from pecus.cloud.routes import auth, dashboard, farm_admin, health, sync
 from pecus.cloud.tenancy import make_pool
 from pecus.contract import IngestBatch, MilkingSession
 
@@ -34,8 +38,13 @@ log = logging.getLogger(__name__)
 HOOK_DRAIN_TIMEOUT_S = 30.0
 
 
-def create_app(database_url: str | None = None, settings: ApiSettings | None = None) -> FastAPI:
+def create_app(
+    database_url: str | None = None,
+    settings: ApiSettings | None = None,
+    auth_settings: AuthSettings | None = None,
+) -> FastAPI:
     settings = settings or ApiSettings.from_env()
+    auth_settings = auth_settings or AuthSettings.from_env()
     url = database_url or default_database_url()
 
     @asynccontextmanager
@@ -58,12 +67,22 @@ def create_app(database_url: str | None = None, settings: ApiSettings | None = N
     app.state.settings = settings
     app.state.key_checker = KeyChecker()
     app.state.hook_runner = HookRunner()
-    hooks: list[IngestHook] = []
+    # Live mastitis scoring of every batch's new milkings (pecus.ai.live).
+    hooks: list[IngestHook] = [score_ingested] if settings.ai_enabled else []
     app.state.ingest_hooks = hooks
     app.state.migration_versions = [m.version for m in load_migrations()]
     install_error_handlers(app)
+    # Users: the verifier (and its JWKS cache) lives as long as the app.
+    app.state.auth_settings = auth_settings
+    app.state.token_verifier = TokenVerifier.from_settings(auth_settings)
     app.include_router(health.router)
     app.include_router(sync.router)
+    app.include_router(auth.router)
+    if auth_settings.mode == "local":
+        app.include_router(auth.local_router)
+    app.include_router(dashboard.router)
+    app.include_router(farm_admin.router)
+    install_cors(app, cors_origins())
     _document_batch_schema(app)
     return app
 

@@ -14,7 +14,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import orjson
-from psycopg import AsyncConnection, sql
+from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 
 from pecus.cloud.database import CONNECT_OPTIONS
@@ -42,10 +42,11 @@ async def user_transaction(
     if role not in API_ROLES:
         raise PermissionError(f"a user request cannot run as role {role!r}")
     async with pool.connection() as conn, conn.transaction():
+        # One round trip, as PostgREST does it: set_config('role', …, true) is SET LOCAL ROLE.
         await conn.execute(
-            "SELECT set_config('request.jwt.claims', %s, true)", [orjson.dumps(dict(claims)).decode()]
+            "SELECT set_config('request.jwt.claims', %s, true), set_config('role', %s, true)",
+            [orjson.dumps(dict(claims)).decode(), role],
         )
-        await conn.execute(sql.SQL("SET LOCAL ROLE {}").format(sql.Identifier(role)))
         yield conn
 
 

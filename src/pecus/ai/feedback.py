@@ -1,0 +1,130 @@
+"""Farm feedback as training labels: what farmers said about alerts.
+
+An alert's label is the latest status change to `acknowledged` (a real case) or
+`false_positive` in `alert_status_changes` (changes are never deleted, so a case later marked
+`resolved` still counts as acknowledged), or the alert's status when no change is recorded.
+
+Around the alert's milking (the anchor, taken as the diagnosis):
+  * acknowledged: the cow's milkings in the 48 h before the anchor are positive; her other
+    milkings from 7 days before to 14 days after count as neither (as for simulated cases);
+  * false positive: her milkings within 24 h of the anchor are healthy.
+Each labelled milking gets its features from her 7 days before it, with the same code as live
+scoring, from one query over `milking_sessions`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import psycopg
+
+from pecus.ai.dataset import LabelledSet
+from pecus.ai.features import CONTEXT, FEATURE_INPUTS, FEATURES, HISTORY_NEEDED_H, compute_features
+
+_LABELS = """
+WITH last_label AS (
+  SELECT DISTINCT ON (tenant_id, alert_id) tenant_id, alert_id, to_status
+  FROM public.alert_status_changes
+  WHERE to_status IN ('acknowledged', 'false_positive')
+  ORDER BY tenant_id, alert_id, changed_at DESC, change_id DESC)
+SELECT a.tenant_id, a.alert_id, a.animal_id, coalesce(l.to_status, a.status) AS label, s.started_at
+FROM public.alerts a
+LEFT JOIN last_label l ON l.tenant_id = a.tenant_id AND l.alert_id = a.alert_id
+JOIN public.milking_sessions s
+  ON s.tenant_id = a.tenant_id AND s.source_id = a.source_id AND s.transaction_id = a.transaction_id
+WHERE a.kind = 'mastitis' AND coalesce(l.to_status, a.status) IN ('acknowledged', 'false_positive')
+ORDER BY a.tenant_id, a.alert_id
+"""
+
+_SESSIONS = """
+SELECT DISTINCT ON (m.tenant_id, m.source_id, m.transaction_id)
+       m.tenant_id, m.source_id, m.transaction_id, m.animal_id, m.started_at,
+       m.incomplete::int AS incomplete, m.kickoff::int AS kickoff, {values}
+FROM unnest(%s::uuid[], %s::text[], %s::timestamptz[]) AS l(tenant_id, animal_id, anchor)
+JOIN public.milking_sessions m
+  ON m.tenant_id = l.tenant_id AND m.animal_id = l.animal_id
+ AND m.started_at >= l.anchor - make_interval(hours => %s) - interval '48 hours'
+ AND m.started_at <= l.anchor + interval '14 days'
+"""
+
+
+def labels(conn: psycopg.Connection[Any]) -> pd.DataFrame:
+    """One row per labelled alert: tenant_id, alert_id, animal_id, label, anchor."""
+    rows = conn.execute(_LABELS).fetchall()
+    return pd.DataFrame(rows, columns=["tenant_id", "alert_id", "animal_id", "label", "anchor"])
+
+
+def load_feedback(conn: psycopg.Connection[Any]) -> LabelledSet:
+    """The farms' labelled milkings as a training set (empty when no alert has feedback)."""
+    found = labels(conn)
+    if found.empty:
+        return _empty()
+    values = ", ".join(f"m.{v}" for v in FEATURE_INPUTS)
+    rows = conn.execute(
+        _SESSIONS.format(values=values),
+        [
+            found["tenant_id"].tolist(),
+            found["animal_id"].tolist(),
+            found["anchor"].tolist(),
+            HISTORY_NEEDED_H,
+        ],
+    )
+    columns = [d.name for d in rows.description or []]
+    sessions = pd.DataFrame(rows.fetchall(), columns=columns)
+    if sessions.empty:
+        return _empty()
+    # Cows are per farm: the history key is farm + cow number.
+    sessions["animal_id"] = sessions["tenant_id"].astype(str) + "/" + sessions["animal_id"]
+    sessions["started_at"] = pd.to_datetime(sessions["started_at"], utc=True)
+    seconds = sessions["started_at"].dt.tz_localize(None).to_numpy(dtype="datetime64[s]").astype(np.int64)
+    animal = sessions["animal_id"].to_numpy(str)
+
+    case = np.full(len(sessions), -2)  # -2: not labelled (history only)
+    hours = np.full(len(sessions), np.nan)
+    for i, label in enumerate(found.itertuples()):
+        key = f"{label.tenant_id}/{label.animal_id}"
+        anchor = pd.Timestamp(label.anchor).timestamp()
+        delta = (anchor - seconds) / 3600.0  # hours before the anchor
+        mine = animal == key
+        if label.label == "acknowledged":
+            near = mine & (delta >= -14 * 24) & (delta <= 7 * 24)
+            case[near] = i
+            hours[near] = delta[near]
+        else:
+            near = mine & (np.abs(delta) <= 24) & (case == -2)
+            case[near] = -1
+    keep = case != -2
+    features = compute_features(sessions, keep)[[*FEATURES, *CONTEXT]].reset_index(drop=True)
+    tenants = found["tenant_id"].astype(str).nunique()
+    out = LabelledSet(
+        features=features,
+        farm=np.full(int(keep.sum()), -1),
+        animal=animal[keep],
+        seconds=seconds[keep],
+        case=case[keep],
+        hours_to_diagnosis=hours[keep],
+        weight=np.ones(int(keep.sum())),
+        cases=pd.DataFrame(
+            {"farm": -1, "case": np.flatnonzero(found["label"] == "acknowledged"), "severity": "farm"}
+        ),
+        description=[
+            f"farm feedback: {int((found['label'] == 'acknowledged').sum())} acknowledged and "
+            f"{int((found['label'] == 'false_positive').sum())} false-positive alerts from {tenants} farm(s)"
+        ],
+    )
+    return out
+
+
+def _empty() -> LabelledSet:
+    return LabelledSet(
+        features=pd.DataFrame(columns=[*FEATURES, *CONTEXT], dtype=float),
+        farm=np.empty(0, int),
+        animal=np.empty(0, str),
+        seconds=np.empty(0, np.int64),
+        case=np.empty(0, int),
+        hours_to_diagnosis=np.empty(0),
+        weight=np.empty(0),
+        description=["farm feedback: none"],
+    )
