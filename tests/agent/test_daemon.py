@@ -190,6 +190,24 @@ async def test_suspend_pauses_and_resume_runs_a_cycle() -> None:
     assert cycles.reasons[:2] == ["start", "resume"]
 
 
+async def test_a_suspend_while_a_resume_settles_calls_the_resume_off() -> None:
+    cycles = Cycles()
+    daemon = Daemon(cycles, interval=3600, tick=0.01, settle=0.1)
+    runner = asyncio.create_task(daemon.run())
+    await cycles.until(1)
+    daemon.suspend()
+    daemon.resume()  # woke up ...
+    await asyncio.sleep(0.02)
+    daemon.suspend()  # ... and went back to sleep before the network settled
+    await asyncio.sleep(0.3)
+    assert cycles.reasons == ["start"]
+    daemon.resume(settle=0.01)
+    await cycles.until(2)
+    daemon.stop()
+    await asyncio.wait_for(runner, 5)
+    assert cycles.reasons == ["start", "resume"]
+
+
 async def test_a_failing_cycle_does_not_stop_the_loop() -> None:
     cycles = Cycles(fail=True)
     daemon = Daemon(cycles, interval=0.01, tick=0.01)

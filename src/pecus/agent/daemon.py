@@ -106,6 +106,7 @@ class Daemon:
         self._stopping = False
         self._suspended = False
         self._requested: str | None = None
+        self._resuming: asyncio.TimerHandle | None = None
 
     # --- controls, safe from any thread --------------------------------------------------------
 
@@ -120,9 +121,18 @@ class Daemon:
         self._call(lambda: None)
 
     def suspend(self) -> None:
-        """The machine is going to sleep: cancel the cycle in flight, start none until `resume`."""
+        """The machine is going to sleep: cancel the cycle in flight, start none until `resume`
+        (a resume still settling is called off)."""
+
+        def on_loop() -> None:
+            self._suspended = True
+            if self._resuming is not None:
+                self._resuming.cancel()
+                self._resuming = None
+            self._cancel_cycle()
+
         self._suspended = True
-        self._call(self._cancel_cycle)
+        self._call(on_loop)
         log.info("suspending: sync paused")
 
     def resume(self, settle: float | None = None, reason: str = "resume") -> None:
@@ -130,14 +140,22 @@ class Daemon:
         network come back."""
 
         def wake() -> None:
+            self._resuming = None
             self._suspended = False
             self.wake(reason)
 
+        def on_loop() -> None:
+            assert self._loop is not None
+            if self._resuming is not None:
+                self._resuming.cancel()
+            self._resuming = self._loop.call_later(delay, wake)
+
         delay = self.settle if settle is None else settle
-        if self._loop is None:
+        loop = self._loop
+        if loop is None:
             wake()
         else:
-            self._loop.call_soon_threadsafe(self._loop.call_later, delay, wake)
+            loop.call_soon_threadsafe(on_loop)
 
     # --- the loop -----------------------------------------------------------------------------
 
