@@ -12,6 +12,8 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -20,7 +22,7 @@ from sqlalchemy import text
 from pecus.agent.config import ConfigError
 from pecus.agent.daemon import Clocks
 from pecus.agent.service import AgentService
-from pecus.agent.state import StateStore
+from pecus.agent.state import CycleRecord, StateStore
 from pecus.agent.windows import PBT_APMRESUMEAUTOMATIC, PBT_APMRESUMESUSPEND, PBT_APMSUSPEND
 from tests.agent import delpro_data
 from tests.agent.conftest import Agent, SourceDB
@@ -71,16 +73,25 @@ class SleepyClocks:
         return Clocks(lambda: time.monotonic() + self.asleep, time.monotonic, "test clocks")
 
 
-def wait_for(predicate: Callable[[], object], what: str, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.02)
+@dataclass
+class Running:
+    """A service running in a thread, as the service control manager runs SvcDoRun."""
+
+    thread: threading.Thread
+    errors: list[BaseException]
+
+    def wait_for(self, predicate: Callable[[], object], what: str, timeout: float = 60) -> None:
+        deadline = time.monotonic() + timeout
+        while not predicate():
+            assert not self.errors, f"the service failed: {self.errors!r}"
+            assert self.thread.is_alive(), "the service stopped"
+            assert time.monotonic() < deadline, f"timed out waiting for {what}"
+            time.sleep(0.02)
 
 
 @contextmanager
-def running(service: AgentService) -> Iterator[threading.Thread]:
-    """`service.run()` in a thread, as the service control manager runs SvcDoRun; stopped after."""
+def running(service: AgentService) -> Iterator[Running]:
+    """`service.run()` in a thread; stopped after."""
     errors: list[BaseException] = []
 
     def run() -> None:
@@ -92,7 +103,7 @@ def running(service: AgentService) -> Iterator[threading.Thread]:
     thread = threading.Thread(target=run, daemon=True)
     thread.start()
     try:
-        yield thread
+        yield Running(thread, errors)
     finally:
         service.stop()
         thread.join(30)
@@ -106,14 +117,17 @@ def service_for(agent: Agent, host: RecordingHost, **kwargs: Any) -> AgentServic
     return AgentService(host, agent.config_path, {}, **kwargs)
 
 
+def cycles(agent: Agent) -> list[CycleRecord]:
+    # From the settings, not agent.config(): that rewrites agent.toml, which the service may be reading.
+    return StateStore(Path(agent.settings["state_file"])).read().cycles
+
+
 def reasons(agent: Agent) -> list[str]:
-    return [c.reason for c in StateStore(agent.config().resolved_state_file()).read().cycles]
+    return [c.reason for c in cycles(agent)]
 
 
 def results(agent: Agent) -> list[list[str]]:
-    return [
-        [s.result for s in c.sources] for c in StateStore(agent.config().resolved_state_file()).read().cycles
-    ]
+    return [[s.result for s in c.sources] for c in cycles(agent)]
 
 
 @pytest.fixture
@@ -129,11 +143,11 @@ def test_start_syncs_then_stop_is_clean(sqlite_source: SourceDB, make_agent: Any
     agent = make_agent(sqlite_source.source_settings(), interval="1h")
     host = RecordingHost()
     service = service_for(agent, host)
-    with running(service) as thread:
-        wait_for(lambda: len(reasons(agent)) == 1, "the first cycle")
+    with running(service) as svc:
+        svc.wait_for(lambda: len(reasons(agent)) == 1, "the first cycle")
         assert agent.cloud_ids() == list(range(1, 26))
-        wait_for(lambda: host.beats >= 2, "heartbeats")
-    assert not thread.is_alive()
+        svc.wait_for(lambda: host.beats >= 2, "heartbeats")
+    assert not svc.thread.is_alive()
     assert reasons(agent) == ["start"] and results(agent) == [["up_to_date"]]
     assert host.awake == [True, False]  # held during the cycle, released after
     assert host.calls[0][:2] == ("event", "info") and "started" in host.calls[0][2]
@@ -152,14 +166,14 @@ def test_suspend_cancels_the_upload_and_closes_connections_then_resume_syncs(
             faults.plan(INGEST, HOLD_RESPONSE)  # the first upload is committed, its answer held
             host = RecordingHost()
             service = service_for(agent, host)
-            with running(service):
+            with running(service) as svc:
                 assert faults.held.wait(60), "the first upload never started"
                 assert wire.open_connections >= 1 and host.awake == [True]
 
                 service.power_event(PBT_APMSUSPEND)
-                wait_for(lambda: wire.open_connections == 0, "the connections to close")
-                wait_for(lambda: host.awake == [True, False], "the keep-awake hold to end")
-                wait_for(lambda: len(reasons(agent)) == 1, "the cancelled cycle to be recorded")
+                svc.wait_for(lambda: wire.open_connections == 0, "the connections to close")
+                svc.wait_for(lambda: host.awake == [True, False], "the keep-awake hold to end")
+                svc.wait_for(lambda: len(reasons(agent)) == 1, "the cancelled cycle to be recorded")
                 assert results(agent) == [["cancelled"]]
                 faults.release.set()
 
@@ -170,9 +184,9 @@ def test_suspend_cancels_the_upload_and_closes_connections_then_resume_syncs(
 
                 service.power_event(PBT_APMRESUMESUSPEND)  # only with a user: not the cue
                 service.power_event(PBT_APMRESUMEAUTOMATIC)
-                wait_for(lambda: len(reasons(agent)) == 2, "the cycle after resume")
+                svc.wait_for(lambda: len(reasons(agent)) == 2, "the cycle after resume")
                 assert reasons(agent) == ["start", "resume"] and results(agent)[1] == ["up_to_date"]
-                wait_for(lambda: wire.open_connections == 0, "the resume cycle to close its connections")
+                svc.wait_for(lambda: wire.open_connections == 0, "the resume cycle to close its connections")
     assert agent.cloud_ids() == list(range(1, 41))  # each once: nothing lost, nothing twice
     assert host.awake == [True, False, True, False]
     assert "the PC is going to sleep: sync paused" in host.events("info")
@@ -184,12 +198,12 @@ def test_a_sleep_seen_only_on_the_clocks_runs_a_cycle(sqlite_source: SourceDB, m
     agent = make_agent(sqlite_source.source_settings(), interval="1h")
     sleepy = SleepyClocks()
     service = service_for(agent, RecordingHost(), clocks=sleepy.clocks())
-    with running(service):
-        wait_for(lambda: len(reasons(agent)) == 1, "the first cycle")
+    with running(service) as svc:
+        svc.wait_for(lambda: len(reasons(agent)) == 1, "the first cycle")
         with sqlite_source.engine.begin() as conn:
             delpro_data.add_sessions(conn, range(26, 31))
         sleepy.asleep = 5 * 3600.0  # the PC slept five hours
-        wait_for(lambda: len(reasons(agent)) == 2, "the cycle after the sleep")
+        svc.wait_for(lambda: len(reasons(agent)) == 2, "the cycle after the sleep")
     assert reasons(agent) == ["start", "resume (clock jump)"]
     assert agent.cloud_ids() == list(range(1, 31))
 
@@ -199,8 +213,8 @@ def test_a_failed_cycle_goes_to_the_event_log(
 ) -> None:
     agent = make_agent(sqlite_source.source_settings(), url=f"http://127.0.0.1:{free_port}", retry_attempts=1)
     host = RecordingHost()
-    with running(service_for(agent, host)):
-        wait_for(lambda: host.events("error"), "an error event")
+    with running(service_for(agent, host)) as svc:
+        svc.wait_for(lambda: host.events("error"), "an error event")
     (event,) = host.events("error")
     assert event.startswith("sync cycle ") and "failed (start): delpro: cloud unreachable" in event
     assert host.awake == [True, False]
@@ -209,8 +223,8 @@ def test_a_failed_cycle_goes_to_the_event_log(
 def test_keep_awake_can_be_turned_off(sqlite_source: SourceDB, make_agent: Any) -> None:
     agent = make_agent(sqlite_source.source_settings(), keep_awake=False)
     host = RecordingHost()
-    with running(service_for(agent, host)):
-        wait_for(lambda: len(reasons(agent)) == 1, "the first cycle")
+    with running(service_for(agent, host)) as svc:
+        svc.wait_for(lambda: len(reasons(agent)) == 1, "the first cycle")
     assert host.awake == []
 
 
@@ -231,7 +245,7 @@ def test_stop_does_not_wait_for_a_read_stuck_on_a_locked_table(make_source_db: A
         service = service_for(agent, RecordingHost())
         thread = threading.Thread(target=service.run, daemon=True)
         thread.start()
-        wait_for(waiting, "the agent's read to wait for the lock")
+        Running(thread, []).wait_for(waiting, "the agent's read to wait for the lock")
         service.stop()
         thread.join(30)
         assert not thread.is_alive(), "stop waited for the stuck read"

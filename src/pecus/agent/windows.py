@@ -63,8 +63,10 @@ class WindowsHost:
     def keep_awake(self, on: bool) -> None:
         """Hold off idle sleep while a cycle runs. Per thread: the daemon calls it on its loop's
         thread both times. ES_CONTINUOUS alone clears the request."""
+        set_state = ctypes.windll.kernel32.SetThreadExecutionState  # type: ignore[attr-defined]
+        set_state.argtypes, set_state.restype = [ctypes.c_uint32], ctypes.c_uint32
         flags = ES_CONTINUOUS | (ES_SYSTEM_REQUIRED if on else 0)
-        if not ctypes.windll.kernel32.SetThreadExecutionState(flags):  # type: ignore[attr-defined]
+        if not set_state(flags):  # the previous state, or 0 on failure
             log.warning("SetThreadExecutionState(%#x) failed", flags)
 
     def event(self, level: Level, message: str) -> None:
