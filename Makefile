@@ -4,7 +4,7 @@ UV ?= $(shell command -v uv || echo "python3 -m uv")
 RUN := $(UV) run --frozen --all-extras
 export XDG_RUNTIME_DIR ?= /tmp/runtime-$(shell id -u)
 
-.PHONY: install demo test test-python lint bench clean
+.PHONY: install demo test test-web test-python lint bench clean
 
 install:  ## Python environment from uv.lock (and the web app once it exists)
 	@command -v uv >/dev/null || python3 -m pip install --quiet 'uv>=0.5'
@@ -19,11 +19,15 @@ lint:
 	$(RUN) ruff format --check src tests bench
 	$(RUN) mypy
 	$(RUN) lint-imports
+	cd web && npm run lint
 
 test-python:
 	$(RUN) pytest -n auto --dist loadgroup
 
-test: install lint test-python  ## Every test
+test-web:
+	cd web && npm test
+
+test: install lint test-web test-python  ## Every test
 
 bench: install  ## Every benchmark, JSON lines on stdout
 	$(RUN) python bench/run.py all --json

@@ -254,8 +254,10 @@ def api_server(url: str) -> Iterator[str]:
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
             port = s.getsockname()[1]
+        # Background jobs off: the risk scan would score the loaded milkings while we measure.
         env = {**os.environ, "DATABASE_URL": url, "PECUS_HOME": home, "PECUS_AUTH_MODE": "local",
-               "PECUS_JWT_SECRET": SECRET, "PECUS_JWT_ISSUER": AUTH.issuer}  # fmt: skip
+               "PECUS_JWT_SECRET": SECRET, "PECUS_JWT_ISSUER": AUTH.issuer,
+               "PECUS_BACKGROUND_JOBS": "off"}  # fmt: skip
         proc = subprocess.Popen(
             [sys.executable, "-m", "pecus.cli", "serve", "--port", str(port), "--no-access-log"],
             env=env,

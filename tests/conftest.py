@@ -27,3 +27,12 @@ def empty_db_url() -> Iterator[str]:
 @pytest.fixture
 def anyio_backend() -> str:
     return "asyncio"
+
+
+@pytest.fixture
+def own_db_url() -> Iterator[str]:
+    """A migrated database for this test alone: for what works across every farm of a database and
+    takes database-wide locks (the notification dispatcher, the risk scan)."""
+    with fresh_database("pecus_own") as url:
+        migrate(url)
+        yield url

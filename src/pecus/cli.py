@@ -358,6 +358,51 @@ def _farm_id(value: str) -> uuid.UUID:
 
 
 @app.command()
+def dispatch(
+    once: bool = typer.Option(False, "--once", help="Deliver what is due now, then exit."),
+) -> None:
+    """Deliver notifications from the outbox. `pecus serve` does this itself (one instance at a
+    time); run this where the API runs with PECUS_BACKGROUND_JOBS=off. Prints a JSON summary."""
+    import asyncio
+    import json
+
+    from pecus.cloud.database import database_url
+    from pecus.cloud.notify.config import NotifySettings, direct_database_url
+    from pecus.cloud.notify.dispatcher import Dispatcher, run_until_signalled
+
+    try:
+        url = direct_database_url(database_url())
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="DATABASE_DIRECT_URL") from exc
+    dispatcher = Dispatcher(url, NotifySettings.from_env())
+    if not once:
+        asyncio.run(run_until_signalled(dispatcher))
+        return
+    result = asyncio.run(dispatcher.run_once())
+    summary = {"lock": result is not None, **(vars(result) if result is not None else {})}
+    typer.echo(json.dumps(summary))
+
+
+@app.command("risk-scan")
+def risk_scan() -> None:
+    """Scan every farm now: stale data feeds, recovered cows, missed scores. For the Render cron
+    job; `pecus serve` also runs it on a schedule. Prints a JSON summary."""
+    import asyncio
+    import json
+
+    from pecus.cloud.database import database_url
+    from pecus.cloud.notify.config import direct_database_url
+    from pecus.cloud.risk_scan import run_scan_job
+
+    try:
+        url = direct_database_url(database_url())
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="DATABASE_DIRECT_URL") from exc
+    summary = asyncio.run(run_scan_job(url, force=True))
+    typer.echo(json.dumps(summary, default=str))
+
+
+@app.command()
 def demo() -> None:
     """Run the platform locally on the embedded database (grows with each part of the platform)."""
     from pecus.cloud.database import database_url

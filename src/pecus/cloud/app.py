@@ -24,18 +24,22 @@ from pecus.cloud.agent_keys import KeyChecker
 from pecus.cloud.api_settings import ApiSettings
 from pecus.cloud.auth.config import AuthSettings
 from pecus.cloud.auth.verify import TokenVerifier
+from pecus.cloud.background import BackgroundJobs
 from pecus.cloud.cors import cors_origins, install_cors
 from pecus.cloud.database import database_url as default_database_url
 from pecus.cloud.errors import install_error_handlers
 from pecus.cloud.ingest_hooks import HookRunner, IngestHook
 from pecus.cloud.migrations import load_migrations
-from pecus.cloud.routes import auth, dashboard, farm_admin, health, sync
+from pecus.cloud.notify.config import JobSettings, NotifySettings
+from pecus.cloud.routes import alerts, auth, dashboard, farm_admin, health, sync
 from pecus.cloud.tenancy import make_pool
+from pecus.cloud.web import mount_dashboard
 from pecus.contract import IngestBatch, MilkingSession
 
 log = logging.getLogger(__name__)
 
 HOOK_DRAIN_TIMEOUT_S = 30.0
+JOBS_STOP_TIMEOUT_S = 20.0
 
 
 def create_app(
@@ -53,9 +57,12 @@ def create_app(
         pool.timeout = settings.db_timeout_s
         await pool.open(wait=False)
         app.state.pool = pool
+        jobs = BackgroundJobs(url, app.state.notify_settings, JobSettings.from_env())
+        jobs.start()
         try:
             yield
         finally:
+            await jobs.stop(JOBS_STOP_TIMEOUT_S)
             await app.state.hook_runner.drain(HOOK_DRAIN_TIMEOUT_S)
             await pool.close()
 
@@ -65,6 +72,7 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.settings = settings
+    app.state.notify_settings = NotifySettings.from_env()
     app.state.key_checker = KeyChecker()
     app.state.hook_runner = HookRunner()
     # Live mastitis scoring of every batch's new milkings (pecus.ai.live).
@@ -82,8 +90,10 @@ def create_app(
         app.include_router(auth.local_router)
     app.include_router(dashboard.router)
     app.include_router(farm_admin.router)
+    app.include_router(alerts.router)
     install_cors(app, cors_origins())
     _document_batch_schema(app)
+    mount_dashboard(app)
     return app
 
 

@@ -7,6 +7,7 @@ to answer precisely: 404 when the farm is not the caller's, 403 when their role 
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from typing import Any
 
@@ -16,6 +17,7 @@ from psycopg.rows import dict_row
 from pecus.cloud.agent_keys import DISPLAY_LENGTH, generate_key, hash_key
 from pecus.cloud.dashboard import my_role
 from pecus.cloud.errors import ApiError, ErrorDetail
+from pecus.cloud.notify import channels
 from pecus.cloud.schemas.admin import (
     AgentKey,
     AgentKeyCreated,
@@ -59,7 +61,8 @@ async def get_settings(conn: AsyncConnection[Any], farm_id: uuid.UUID) -> FarmSe
     rows = await _rows(
         conn,
         "SELECT tenant_id AS farm_id, name, time_zone, alert_threshold, critical_threshold,"
-        " quiet_hours_start, quiet_hours_end, stale_after_minutes FROM public.tenants WHERE tenant_id = %s",
+        " quiet_hours_start, quiet_hours_end, stale_after_minutes, digest_hours"
+        " FROM public.tenants WHERE tenant_id = %s",
         [farm_id],
     )
     if not rows:
@@ -127,10 +130,19 @@ def mask_apprise_url(url: str) -> tuple[str, str]:
 
 
 async def add_target(
-    conn: AsyncConnection[Any], farm_id: uuid.UUID, user_id: uuid.UUID, label: str, url: str
+    conn: AsyncConnection[Any],
+    farm_id: uuid.UUID,
+    user_id: uuid.UUID,
+    label: str,
+    url: str,
+    *,
+    schemes: frozenset[str] = channels.DEFAULT_SCHEMES,
+    allow_private: bool = False,
 ) -> NotificationTarget:
     await require_role(conn, farm_id, "owner")
     try:
+        # Only channels a server should use, never aimed at our own network (may resolve a name).
+        await asyncio.to_thread(channels.check_target, url, schemes, allow_private=allow_private)
         scheme, masked = mask_apprise_url(url.strip())
     except ValueError as exc:
         raise ApiError(422, "invalid_request", str(exc), [ErrorDetail(field="url", reason=str(exc))]) from exc

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Depends, Path, Request, Response
 from pecus.cloud import farm_admin
 from pecus.cloud.auth.http import Claims, as_user, current_claims
 from pecus.cloud.errors import ErrorBody
+from pecus.cloud.notify.config import NotifySettings
 from pecus.cloud.schemas.admin import (
     AgentKey,
     AgentKeyCreate,
@@ -59,7 +60,16 @@ async def add_target(
 ) -> NotificationTarget:
     """Add where alerts go, as an apprise URL (owner). The answer shows it masked, as every later one."""
     async with as_user(request, claims) as conn:
-        return await farm_admin.add_target(conn, farm_id, _user(claims), body.label, body.url)
+        notify: NotifySettings = request.app.state.notify_settings
+        return await farm_admin.add_target(
+            conn,
+            farm_id,
+            _user(claims),
+            body.label,
+            body.url,
+            schemes=notify.schemes,
+            allow_private=notify.allow_private_hosts,
+        )
 
 
 @router.delete(

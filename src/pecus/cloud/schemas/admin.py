@@ -51,6 +51,9 @@ class FarmSettings(BaseModel):
     quiet_hours_start: time | None = Field(description="Local time; non-critical alerts wait.")
     quiet_hours_end: time | None
     stale_after_minutes: int
+    digest_hours: int | None = Field(
+        description="Non-critical alerts go out as one digest every this many hours; null: one by one."
+    )
     notification_targets: list[NotificationTarget]
 
 
@@ -65,6 +68,7 @@ class FarmSettingsUpdate(BaseModel):
     quiet_hours_start: LocalTime = None
     quiet_hours_end: LocalTime = None
     stale_after_minutes: Annotated[int, Field(gt=0, le=10_080)] | None = None
+    digest_hours: Annotated[int, Field(ge=1, le=168)] | None = None
 
     @field_validator("name", "stale_after_minutes")
     @classmethod
