@@ -25,6 +25,12 @@ class TcpProxy:
     def port(self) -> int:
         return self._port
 
+    @property
+    def open_connections(self) -> int:
+        """Client connections being relayed now."""
+        with self._lock:
+            return len(self._conns) // 2
+
     def start(self) -> None:
         """Listen (on the same port as before, after a stop) and relay connections."""
         listener = socket.socket()

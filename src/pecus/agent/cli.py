@@ -6,10 +6,8 @@ Exit codes: 0 = fine / up to date, 1 = not up to date or a check failed, 2 = unu
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import os
-import signal
 from pathlib import Path
 from typing import Any
 
@@ -65,20 +63,14 @@ def _load() -> Any:
 
 
 def _logging(config: Any, interactive: bool) -> None:
-    from pecus.agent.config import ConfigError
-    from pecus.agent.logs import setup_logging
+    from pecus.agent.logs import setup_agent_logging
 
-    secrets = [s.sqlalchemy_url.password or "" for s in config.sources]
-    with contextlib.suppress(ConfigError):  # reported where the key is needed
-        secrets.append(config.key())
     handler: logging.Handler | None = None
     if interactive:
         from rich.logging import RichHandler
 
         handler = RichHandler(console=console, show_path=False, markup=False, rich_tracebacks=False)
-    level = "DEBUG" if _options["verbose"] else config.log_level
-    if problem := setup_logging(config.resolved_log_dir(), level, secrets, handler):
-        log.warning(problem)
+    setup_agent_logging(config, verbose=_options["verbose"], console=handler)
 
 
 def _syncer(config: Any, progress: Any = None) -> Any:
@@ -91,30 +83,15 @@ def _syncer(config: Any, progress: Any = None) -> Any:
 @app.command()
 def run() -> None:
     """The daemon loop (what the service runs): a cycle at start, every interval, and after resume."""
-    from pecus.agent.daemon import Daemon
+    from pecus.agent.config import ConfigError
+    from pecus.agent.service import AgentService, default_host
 
-    config = _load()
-    _logging(config, interactive=False)
-    syncer = _syncer(config)
-    daemon = Daemon(syncer.cycle, config.interval)
-    log.info(
-        "pecus-agent %s running: cloud %s, farm %s, sources %s, every %.0f s; logs in %s",
-        __version__, config.cloud_url, config.farm_id, config.source_names(), config.interval,
-        config.resolved_log_dir(),
-    )  # fmt: skip
-
-    async def main() -> None:
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGTERM, signal.SIGINT, getattr(signal, "SIGBREAK", None)):
-            if sig is None:
-                continue
-            try:
-                loop.add_signal_handler(sig, daemon.stop)
-            except (NotImplementedError, RuntimeError):  # Windows
-                signal.signal(sig, lambda *_: daemon.stop())
-        await daemon.run()
-
-    asyncio.run(main())
+    service = AgentService(default_host(), _options["config"], verbose=_options["verbose"])
+    try:
+        service.run(handle_signals=True)
+    except ConfigError as exc:
+        console.print(f"[red]{exc}[/red]", highlight=False)
+        raise typer.Exit(2) from None
 
 
 @app.command()

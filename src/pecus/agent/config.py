@@ -170,6 +170,7 @@ class AgentConfig(BaseModel):
     log_dir: Path | None = None
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     state_file: Path | None = None
+    keep_awake: bool = True  # Windows: no idle sleep while a cycle runs
 
     @field_validator("cloud_url")
     @classmethod

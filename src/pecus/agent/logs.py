@@ -6,12 +6,17 @@ Every line passes through a formatter that blanks the API key, database password
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
 import sys
 from collections.abc import Iterable
 from logging.handlers import RotatingFileHandler
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from pecus.agent.config import AgentConfig
 
 LOG_FILE = "agent.log"
 MAX_BYTES = 5 * 1024 * 1024
@@ -51,9 +56,11 @@ def setup_logging(
         handler.close()
     secrets = list(secrets)
     handlers: list[logging.Handler] = []
-    console = console or logging.StreamHandler(sys.stdout)
-    console.setFormatter(RedactingFormatter(secrets, None if _is_rich(console) else FORMAT))
-    handlers.append(console)
+    if console is None and sys.stdout is not None:  # a Windows service has no stdout
+        console = logging.StreamHandler(sys.stdout)
+    if console is not None:
+        console.setFormatter(RedactingFormatter(secrets, None if _is_rich(console) else FORMAT))
+        handlers.append(console)
     problem = None
     if log_dir is not None:
         try:
@@ -78,3 +85,18 @@ def setup_logging(
 
 def _is_rich(handler: logging.Handler) -> bool:
     return type(handler).__name__ == "RichHandler"
+
+
+def setup_agent_logging(
+    config: AgentConfig, *, verbose: bool = False, console: logging.Handler | None = None
+) -> None:
+    """`setup_logging` for the agent's configuration: its log folder and level, and every secret
+    it holds (API key, database passwords) blanked."""
+    from pecus.agent.config import ConfigError
+
+    secrets = [s.sqlalchemy_url.password or "" for s in config.sources]
+    with contextlib.suppress(ConfigError):  # an unreadable key file is reported where it is needed
+        secrets.append(config.key())
+    level = "DEBUG" if verbose else config.log_level
+    if problem := setup_logging(config.resolved_log_dir(), level, secrets, console):
+        logging.getLogger("pecus.agent").warning(problem)
