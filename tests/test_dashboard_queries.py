@@ -395,3 +395,44 @@ def test_rollups_follow_inserts_duplicates_updates_and_deletes(db_url: str) -> N
     assert after_copy != live
     assert all(r[1] != "3" for r in live[0]), "a cow's days vanish with her last milking"
     assert any(r[1] == "4" for r in live[0])
+
+
+def test_rollups_go_with_their_farm(db_url: str) -> None:
+    """No foreign key on the rollups: deleting a farm deletes them by trigger, and a farm being
+    deleted waits for a batch in flight (the trigger locks the farm as a foreign key would)."""
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        gone, kept = new_herd(conn), new_herd(conn)
+        copy_sessions(conn, gone, random_milkings(gone, ["1", "2"], days=2, seed=4))
+        copy_sessions(conn, kept, random_milkings(kept, ["1", "2"], days=2, seed=4))
+        kept_rollups = _rollups(conn, kept.farm_id)
+        assert kept_rollups[0] and kept_rollups[1]
+        with psycopg.connect(db_url) as batch:  # a batch of `gone` in flight, not committed yet
+            # A day without rollups yet (so no existing row is locked by the batch), and the
+            # milkings alone (no other row of the batch refers to the farm): only the trigger's
+            # lock on the farm holds the deletion back.
+            late = milking(gone, "3", datetime.now(UTC) - timedelta(days=40), 9.0)
+            columns = ("tenant_id", "source_id", "transaction_id", "unit", "animal_id", "started_at",
+                       "ended_at", "yield_kg")  # fmt: skip
+            batch.execute(
+                f"INSERT INTO milking_sessions ({', '.join(columns)}) VALUES ({', '.join(['%s'] * 8)})",
+                [late[c] for c in columns],
+            )
+            conn.execute("SET lock_timeout = '100ms'")
+            with pytest.raises(psycopg.errors.LockNotAvailable):
+                conn.execute("DELETE FROM tenants WHERE tenant_id = %s", [gone.farm_id])
+            batch.commit()
+        conn.execute("DELETE FROM tenants WHERE tenant_id = %s", [gone.farm_id])
+        assert _rollups(conn, gone.farm_id) == ([], [])
+        assert _rollups(conn, kept.farm_id) == kept_rollups
+
+
+def test_milkings_of_a_farm_that_does_not_exist_are_refused(db_url: str) -> None:
+    with psycopg.connect(db_url) as conn:
+        herd = new_herd(conn)
+        ghost = Herd(uuid.uuid4(), herd.source_id, "UTC")
+        with pytest.raises(psycopg.errors.ForeignKeyViolation, match="farm that does not exist"):
+            copy_sessions(conn, ghost, [milking(ghost, "1", datetime.now(UTC), 10.0)])
+        conn.rollback()
+        count = conn.execute("SELECT count(*) FROM milking_sessions WHERE tenant_id = %s", [ghost.farm_id])
+        assert count.fetchone() == (0,)
+        assert _rollups(conn, ghost.farm_id) == ([], [])
