@@ -3,7 +3,7 @@
 
     python bench/run.py agent-memory --json [--small 100000] [--large 1000000]
 
-Sources are prefixes of the catch-up benchmark's generated DelPro (SQLite). `baseline_mb` is the
+Sources are prefixes of the catch-up benchmark's simulated DelPro (SQLite). `baseline_mb` is the
 RSS of a process that only imports the agent (the interpreter and its libraries, no work),
 measured in the same run, so the cost of the work itself shows as the difference. Peaks are the
 kernel's high-water mark (VmHWM) of the agent process.
@@ -24,7 +24,7 @@ from tests.support.api import running_api
 from tests.support.pg import server_url
 
 from bench.support.agent_run import peak_rss, sync_once
-from bench.support.delpro_source import source_database, take
+from bench.support.simulated_delpro import milkings, source_database, take
 from pecus.cloud.database import create_database, drop_database
 from pecus.cloud.migrations import migrate
 
@@ -54,31 +54,32 @@ def run(argv: list[str]) -> dict[str, Any]:
     parser.add_argument("--large", type=int, default=1_000_000)
     args = parser.parse_args(argv)
 
-    full = source_database(max(args.large, 1_100_000))
+    full = source_database()
     server = server_url()
     name = f"pecus_bench_{uuid.uuid4().hex[:8]}"
     database_url = create_database(server, name)
-    peaks: dict[int, int] = {}
+    peaks: dict[int, tuple[int, int]] = {}
     try:
         migrate(database_url)
         with (
             tempfile.TemporaryDirectory(prefix="pecus-bench-memory-") as folder,
             running_api(database_url, {"PECUS_AI_ENABLED": "0"}) as api_url,
         ):
-            for rows in (args.small, args.large):
-                source = take(full, rows, Path(folder) / f"delpro-{rows}.db")
+            for size in (args.small, args.large):
+                source = take(full, size, Path(folder) / f"delpro-{size}.db")
+                rows = milkings(source)
                 agent = sync_once(database_url, api_url, source)
                 if agent.rows_in_cloud != rows:
                     raise RuntimeError(f"the cloud holds {agent.rows_in_cloud} rows, the source {rows}")
-                peaks[rows] = agent.peak_rss_bytes
+                peaks[size] = (rows, agent.peak_rss_bytes)
                 source.unlink()
     finally:
         drop_database(server, name)
-    small, large = peaks[args.small], peaks[args.large]
+    (rows_small, small), (rows_large, large) = peaks[args.small], peaks[args.large]
     return {
-        "rows_small": args.small,
+        "rows_small": rows_small,
         "peak_rss_mb_small": round(small / MB, 1),
-        "rows_large": args.large,
+        "rows_large": rows_large,
         "peak_rss_mb_large": round(large / MB, 1),
         "growth_mb": round((large - small) / MB, 1),
         "baseline_mb": round(_baseline_rss() / MB, 1),

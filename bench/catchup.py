@@ -1,17 +1,20 @@
-"""Catch-up: a year of a 1,000-cow robot farm (~1.1 M sessions) in a local DelPro, a fresh cloud,
-one `pecus-agent sync --once`; in the same run, a raw COPY of the same rows into the same table.
+"""Catch-up: a year of a robot farm (~1.1 M milkings) in a local DelPro, a fresh cloud, one
+`pecus-agent sync --once`; in the same run, a raw COPY of the same rows into the same table.
 
     python bench/run.py catchup --json [--rows N] [--batch 1000]
 
-The source is SQLite written by `bench/support/delpro_source.py` (the simulator had not landed on
-main when this was written). The API runs as a `pecus serve` subprocess with the AI engine off;
-the agent in its own process. `copy_seconds` is one binary COPY of exactly the rows the agent
-stored (exported first, untimed), into the same partitioned table under a new farm.
+The source is the simulator's farm (`pecus.ai.simulate`: 1,350 cows × 365 days, ≈ 1.1 M milkings)
+written into SQLite by `write_delpro` (`bench/support/simulated_delpro.py`, cached); `--rows` takes
+only its first N milkings. The API runs as a `pecus serve` subprocess with the AI engine off; the
+agent in its own process. `copy_seconds` is one binary COPY of exactly the rows the agent stored
+(exported first, untimed), into the same partitioned table under a new farm, its rollups kept by
+the same triggers. `wire_bytes_per_row` is what the agent uploaded (gzip bodies) per row.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import tempfile
 import time
 import uuid
@@ -22,7 +25,7 @@ from tests.support.api import running_api
 from tests.support.pg import server_url
 
 from bench.support.agent_run import sync_once
-from bench.support.delpro_source import source_database
+from bench.support.simulated_delpro import COWS, DAYS, milkings, source_database, take
 from pecus.cloud.database import connect, create_database, drop_database
 from pecus.cloud.farms import create_farm
 from pecus.cloud.migrations import migrate
@@ -66,30 +69,37 @@ def copy_seconds(database_url: str, farm_id: uuid.UUID) -> float:
 
 def run(argv: list[str]) -> dict[str, Any]:
     parser = argparse.ArgumentParser(prog="bench/run.py catchup")
-    parser.add_argument("--rows", type=int, default=1_100_000)
+    parser.add_argument("--rows", type=int, help="only the first N milkings of the simulated year")
     parser.add_argument("--batch", type=int, default=1000, help="the agent's max_batch_size")
     args = parser.parse_args(argv)
 
-    source = source_database(args.rows)
+    full = source_database()
     server = server_url()
     name = f"pecus_bench_{uuid.uuid4().hex[:8]}"
     database_url = create_database(server, name)
-    try:
-        migrate(database_url)
-        with running_api(database_url, {"PECUS_AI_ENABLED": "0"}) as api_url:
-            agent = sync_once(database_url, api_url, Path(source), batch=args.batch)
-        if agent.rows_in_cloud != args.rows:
-            raise RuntimeError(f"the cloud holds {agent.rows_in_cloud} rows, the source {args.rows}")
-        copy = copy_seconds(database_url, agent.farm_id)
-    finally:
-        drop_database(server, name)
+    with contextlib.ExitStack() as stack:
+        source = full
+        if args.rows is not None:
+            folder = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="pecus-bench-catchup-")))
+            source = take(full, args.rows, folder / "delpro.db")
+        rows = milkings(source)
+        try:
+            migrate(database_url)
+            with running_api(database_url, {"PECUS_AI_ENABLED": "0"}) as api_url:
+                agent = sync_once(database_url, api_url, source, batch=args.batch)
+            if agent.rows_in_cloud != rows:
+                raise RuntimeError(f"the cloud holds {agent.rows_in_cloud} rows, the source {rows}")
+            copy = copy_seconds(database_url, agent.farm_id)
+        finally:
+            drop_database(server, name)
     return {
-        "rows": args.rows,
+        "rows": rows,
         "seconds": round(agent.seconds, 2),
-        "rows_per_s": round(args.rows / agent.seconds),
+        "rows_per_s": round(rows / agent.seconds),
         "copy_seconds": round(copy, 2),
         "ratio_to_copy": round(agent.seconds / copy, 2),
         "agent_peak_rss_mb": round(agent.peak_rss_bytes / 2**20, 1),
+        "wire_bytes_per_row": round(agent.bytes_sent / rows, 1),
         "batch": args.batch,
-        "source": "sqlite (bench/support/delpro_source.py)",
+        "source": f"simulated DelPro in SQLite ({COWS} cows x {DAYS} days)",
     }

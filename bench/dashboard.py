@@ -2,7 +2,8 @@
 
 Loads 40 farms × 250 cows × 1 year of milkings (≈ 10 M rows; `--scale` multiplies the number of
 farms, so each farm keeps its real size) with COPY into a fresh database, the daily rollups
-maintained by their triggers as in production. Then measures, in the same run:
+maintained by their triggers as in production, and a risk score per milking (`session_scores`, as
+live scoring leaves it). Then measures, in the same run:
   * p50/p95 of `overview`, `cows` and `series?days=90` through HTTP (`pecus serve` on loopback,
     local sign-in, row-level security on), for random farms and cows;
   * the same SQL (the same `pecus.cloud.dashboard` functions) directly on the database, once as the
@@ -205,7 +206,8 @@ def loaded(url: str) -> tuple[list[Farm], int]:
 
 
 def _farm_extras(conn: Any, farm: uuid.UUID, end: datetime, rng: random.Random) -> None:
-    """Cows, robots, hourly agent uploads and a year of alerts, derived from the milkings."""
+    """Cows, robots, hourly agent uploads, a score per milking and a year of alerts, derived from
+    the milkings."""
     conn.execute(
         "INSERT INTO animals (tenant_id, animal_id, lactation_number, last_session_at)"
         " SELECT tenant_id, animal_id, max(lactation_number), max(ended_at) FROM milking_sessions"
@@ -222,6 +224,13 @@ def _farm_extras(conn: Any, farm: uuid.UUID, end: datetime, rng: random.Random) 
         " SELECT %s, 1, t, t + interval '2 seconds', 30, 30"
         " FROM generate_series(%s - interval '365 days', %s, interval '1 hour') t",
         [farm, end, end],
+    )
+    # Live scoring scores every milking: most low, a few high.
+    conn.execute(
+        "INSERT INTO session_scores (tenant_id, source_id, transaction_id, animal_id, started_at, risk_score,"
+        " model_version) SELECT tenant_id, source_id, transaction_id, animal_id, started_at,"
+        " power(random(), 6), 'bench' FROM milking_sessions WHERE tenant_id = %s",
+        [farm],
     )
     # ~150 alerts a year, most closed; a handful open in the last days.
     conn.execute(

@@ -20,6 +20,7 @@ from tests.support.herd import (
     METRICS,
     Herd,
     add_alert,
+    add_score,
     copy_sessions,
     cow_days_by_hand,
     herd_days_by_hand,
@@ -43,6 +44,8 @@ class World:
     vet_ab: uuid.UUID
     owner_b: uuid.UUID
     alerts: dict[str, int]
+    scores: dict[int, float]
+    """Farm A's session scores by transaction id."""
     now: datetime
 
 
@@ -71,6 +74,17 @@ def world(db_url: str) -> Iterator[World]:
                              created_at=datetime.now(UTC) - timedelta(days=3)),
             "b": add_alert(conn, b, b.sessions[-1], 0.99, "critical"),
         }  # fmt: skip
+        # Scores by hand: the herd list shows each cow's latest *scored* milking (cow 101's last
+        # milking is not scored yet, and her earlier 0.81 is older than her 0.64), not her alert's.
+        cow_101 = [s for s in a.sessions if s["animal_id"] == "101"]
+        scored = [(cow_101[-4], 0.81), (cow_101[-2], 0.64), (last["102"], 0.55), (last["7"], 0.7),
+                  (last["20"], 0.12)]  # fmt: skip
+        for session, risk in scored:
+            add_score(conn, a, session, risk)
+        add_score(conn, b, b.sessions[-1], 0.99)
+        # Farm B's row under farm A's source and transaction id: the key includes the farm.
+        add_score(conn, a, last["101"], 0.98, tenant_id=b.farm_id)
+        scores = {session["transaction_id"]: risk for session, risk in scored}
         conn.execute(
             "INSERT INTO milking_units (tenant_id, unit, source_id, last_session_at)"
             " VALUES (%s, 'Robot 3', %s, now() - interval '2 days')",
@@ -89,7 +103,7 @@ def world(db_url: str) -> Iterator[World]:
         add_member(conn, b.farm_id, vet_ab, "vet")
         add_member(conn, b.farm_id, owner_b, "owner")
         now = conn.execute("SELECT now()").fetchone()[0]  # type: ignore[index]
-    yield World(a, b, owner_a, viewer_a, vet_ab, owner_b, alerts, now)
+    yield World(a, b, owner_a, viewer_a, vet_ab, owner_b, alerts, scores, now)
 
 
 @pytest.fixture
@@ -159,15 +173,20 @@ async def test_herd_list_sort_filter_search_paginate(world: World, pool: AsyncCo
     async with user_transaction(pool, claims(world.owner_a)) as conn:
         page = await dashboard.cows(conn, world.a.farm_id, CowQuery())
         assert page is not None and page.total == len(COWS)
-        assert [c.animal_id for c in page.items] == [
-            "102",
-            "101",
-            "7",
-            "20",
-            "103",
-            "B-1",
-        ]  # risk, then number
+        # Latest score, highest first; unscored cows last, in number order.
+        assert [(c.animal_id, c.risk_score) for c in page.items] == [
+            ("7", pytest.approx(0.7)),
+            ("101", pytest.approx(0.64)),
+            ("102", pytest.approx(0.55)),
+            ("20", pytest.approx(0.12)),
+            ("103", None),
+            ("B-1", None),
+        ]
         by_cow = {c.animal_id: c for c in page.items}
+        # The open alert keeps the score that raised it (cow 101: her worst open alert).
+        alert_scores = {c: by_cow[c].open_alert.risk_score for c in COWS if by_cow[c].open_alert}  # type: ignore[union-attr]
+        assert alert_scores == {"102": pytest.approx(0.93), "101": pytest.approx(0.72)}
+        assert by_cow["7"].open_alert is None, "a score without an alert is no open alert"
         day = recent(world.a)
         for cow in COWS:
             mine = [s for s in day if s["animal_id"] == cow]
@@ -182,7 +201,10 @@ async def test_herd_list_sort_filter_search_paginate(world: World, pool: AsyncCo
         assert by_cow["103"].open_alert is None, "a false positive is not an open alert"
 
         at_risk = await dashboard.cows(conn, world.a.farm_id, CowQuery(at_risk=True))
-        assert at_risk is not None and [c.animal_id for c in at_risk.items] == ["102", "101"]
+        assert at_risk is not None and [c.animal_id for c in at_risk.items] == ["101", "102"]
+        by_risk_asc = await dashboard.cows(conn, world.a.farm_id, CowQuery(order="asc"))
+        assert by_risk_asc is not None
+        assert [c.animal_id for c in by_risk_asc.items] == ["20", "102", "101", "7", "103", "B-1"]
         healthy = await dashboard.cows(conn, world.a.farm_id, CowQuery(at_risk=False, sort="animal"))
         assert healthy is not None and [c.animal_id for c in healthy.items] == ["7", "20", "103", "B-1"]
         desc = await dashboard.cows(conn, world.a.farm_id, CowQuery(sort="animal", order="desc"))
@@ -259,16 +281,38 @@ async def test_series_with_herd_average_by_hand(world: World, pool: AsyncConnect
         for m in METRICS:
             assert getattr(cd, m) == pytest.approx(expected_cow[cd.day][m], abs=1e-3)
 
+    assert s.cow.risk_score == pytest.approx(0.64) and s.cow.open_alert.risk_score == pytest.approx(0.72)
     scored = {p.transaction_id: p.risk_score for p in s.sessions if p.risk_score is not None}
-    expected_scores = {
-        x["transaction_id"]: risk
-        for x, risk in ((mine_all[-1], 0.72), (mine_all[-4], 0.6))
-        if x["started_at"] >= since
-    }
+    expected_scores = {x["transaction_id"]: world.scores[x["transaction_id"]] for x in mine
+                       if x["transaction_id"] in world.scores}  # fmt: skip
     assert scored == pytest.approx(expected_scores)
-    if mine:
-        assert s.cow_days[-1].risk_score_max == pytest.approx(0.72)
+    assert set(expected_scores) <= {mine_all[-4]["transaction_id"], mine_all[-2]["transaction_id"]}
+    day_max: dict[Any, float] = {}
+    for x in mine:
+        if x["transaction_id"] in world.scores:
+            day = world.a.local_day(x["started_at"])
+            day_max[day] = max(day_max.get(day, 0.0), world.scores[x["transaction_id"]])
+    day_scores = {d.day: d.risk_score_max for d in s.cow_days if d.risk_score_max is not None}
+    assert day_scores == pytest.approx(day_max)
+    if days == 30:  # both scored milkings are in the window
+        assert sorted(expected_scores.values()) == pytest.approx([0.64, 0.81])
     assert {a.alert_id for a in s.alerts} == {world.alerts["101_high"], world.alerts["101_low"]}
+
+
+async def test_scores_are_the_farms_own(world: World, pool: AsyncConnectionPool) -> None:
+    """A vet of both farms sees farm B's score rows too (RLS lets her): farm B's row keyed like
+    cow 101's last milking of farm A must not become that milking's score, nor the cow's."""
+    async with user_transaction(pool, claims(world.vet_ab)) as conn:
+        s = await dashboard.series(conn, world.a.farm_id, "101", 2)
+        page = await dashboard.cows(conn, world.a.farm_id, CowQuery(q="101"))
+    assert s is not None and s.sessions
+    last = max((x for x in world.a.sessions if x["animal_id"] == "101"), key=lambda x: x["started_at"])
+    assert (s.sessions[-1].transaction_id, s.sessions[-1].risk_score) == (last["transaction_id"], None)
+    assert page is not None
+    assert [(c.animal_id, c.risk_score) for c in page.items] == [("101", pytest.approx(0.64))]
+    async with user_transaction(pool, claims(world.owner_b)) as conn:
+        b = await dashboard.series(conn, world.b.farm_id, world.b.sessions[-1]["animal_id"], 2)
+    assert b is not None and b.sessions[-1].risk_score == pytest.approx(0.99)
 
 
 async def test_series_of_an_unknown_cow(world: World, pool: AsyncConnectionPool) -> None:
@@ -351,3 +395,44 @@ def test_rollups_follow_inserts_duplicates_updates_and_deletes(db_url: str) -> N
     assert after_copy != live
     assert all(r[1] != "3" for r in live[0]), "a cow's days vanish with her last milking"
     assert any(r[1] == "4" for r in live[0])
+
+
+def test_rollups_go_with_their_farm(db_url: str) -> None:
+    """No foreign key on the rollups: deleting a farm deletes them by trigger, and a farm being
+    deleted waits for a batch in flight (the trigger locks the farm as a foreign key would)."""
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        gone, kept = new_herd(conn), new_herd(conn)
+        copy_sessions(conn, gone, random_milkings(gone, ["1", "2"], days=2, seed=4))
+        copy_sessions(conn, kept, random_milkings(kept, ["1", "2"], days=2, seed=4))
+        kept_rollups = _rollups(conn, kept.farm_id)
+        assert kept_rollups[0] and kept_rollups[1]
+        with psycopg.connect(db_url) as batch:  # a batch of `gone` in flight, not committed yet
+            # A day without rollups yet (so no existing row is locked by the batch), and the
+            # milkings alone (no other row of the batch refers to the farm): only the trigger's
+            # lock on the farm holds the deletion back.
+            late = milking(gone, "3", datetime.now(UTC) - timedelta(days=40), 9.0)
+            columns = ("tenant_id", "source_id", "transaction_id", "unit", "animal_id", "started_at",
+                       "ended_at", "yield_kg")  # fmt: skip
+            batch.execute(
+                f"INSERT INTO milking_sessions ({', '.join(columns)}) VALUES ({', '.join(['%s'] * 8)})",
+                [late[c] for c in columns],
+            )
+            conn.execute("SET lock_timeout = '100ms'")
+            with pytest.raises(psycopg.errors.LockNotAvailable):
+                conn.execute("DELETE FROM tenants WHERE tenant_id = %s", [gone.farm_id])
+            batch.commit()
+        conn.execute("DELETE FROM tenants WHERE tenant_id = %s", [gone.farm_id])
+        assert _rollups(conn, gone.farm_id) == ([], [])
+        assert _rollups(conn, kept.farm_id) == kept_rollups
+
+
+def test_milkings_of_a_farm_that_does_not_exist_are_refused(db_url: str) -> None:
+    with psycopg.connect(db_url) as conn:
+        herd = new_herd(conn)
+        ghost = Herd(uuid.uuid4(), herd.source_id, "UTC")
+        with pytest.raises(psycopg.errors.ForeignKeyViolation, match="farm that does not exist"):
+            copy_sessions(conn, ghost, [milking(ghost, "1", datetime.now(UTC), 10.0)])
+        conn.rollback()
+        count = conn.execute("SELECT count(*) FROM milking_sessions WHERE tenant_id = %s", [ghost.farm_id])
+        assert count.fetchone() == (0,)
+        assert _rollups(conn, ghost.farm_id) == ([], [])

@@ -11,6 +11,7 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
+from pecus.agent.state import StateStore
 from pecus.cloud.agent_keys import create_agent_key
 from pecus.cloud.database import connect
 from pecus.cloud.farms import create_farm
@@ -22,6 +23,8 @@ class AgentRun:
     seconds: float
     peak_rss_bytes: int
     rows_in_cloud: int
+    bytes_sent: int
+    """The gzip request bodies the agent uploaded (from its state file)."""
 
 
 def sync_once(database_url: str, api_url: str, source: Path, *, batch: int = 1000) -> AgentRun:
@@ -54,10 +57,12 @@ def sync_once(database_url: str, api_url: str, source: Path, *, batch: int = 100
         if process.returncode != 0:
             log = (Path(folder) / "logs" / "agent.log").read_text(errors="replace")[-3000:]
             raise RuntimeError(f"the agent failed:\n{log}")
+        state = StateStore(Path(folder) / "state.json").read()
+        bytes_sent = sum(s.bytes_sent for s in state.cycles[-1].sources)
     with connect(database_url) as conn:
         row = conn.execute("SELECT count(*) FROM milking_sessions WHERE tenant_id = %s", [farm_id]).fetchone()
     assert row is not None
-    return AgentRun(farm_id, seconds, peak, int(row[0]))
+    return AgentRun(farm_id, seconds, peak, int(row[0]), bytes_sent)
 
 
 def peak_rss(pid: int) -> int:

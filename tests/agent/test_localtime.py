@@ -92,3 +92,24 @@ def test_a_source_with_end_before_begin_is_left_for_validation() -> None:
     times = LocalTimeConverter(ROME)
     begin, end = times.pair(datetime(2026, 10, 25, 2, 30), datetime(2026, 10, 25, 1, 0))
     assert end < begin  # the cloud will reject it, naming the row
+
+
+def test_whole_columns_convert_as_pair_by_pair() -> None:
+    """`pairs` takes one offset for a page that spans steady hours, and falls back to `pair` for a
+    page across a daylight-saving change, a page spanning days, and times with an offset."""
+    start = datetime(2026, 10, 24, 20, 0)
+    begins = [start + timedelta(minutes=7 * i) for i in range(200)]  # to 2026-10-25 19:13
+    ends = [b + timedelta(minutes=6) for b in begins]
+    spring = [datetime(2026, 3, 29, 1, 0) + timedelta(minutes=9 * i) for i in range(30)]
+    steady = begins[:20]
+    long = [datetime(2026, 1, 1) + timedelta(days=i) for i in range(4)]
+    aware = [utc(2026, 1, 5, 6, 0), utc(2026, 1, 5, 7, 0)]
+    for b, e in ((begins, ends), (spring, spring), (steady, steady), (long, long), (aware, aware), ([], [])):
+        one_by_one = LocalTimeConverter(ROME)
+        expected = [one_by_one.pair(x, y) for x, y in zip(b, e, strict=True)]
+        columns = LocalTimeConverter(ROME)
+        got = columns.pairs(b, e)
+        assert list(zip(*got, strict=True)) == expected
+        assert all(t.tzinfo is UTC for column in got for t in column)
+        assert columns.summary() == one_by_one.summary()
+    assert LocalTimeConverter(ROME).pairs(steady, steady)[0][0] == utc(2026, 10, 24, 18, 0)

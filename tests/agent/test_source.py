@@ -3,6 +3,8 @@ would send to SQL Server."""
 
 from __future__ import annotations
 
+import math
+import random
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -14,7 +16,7 @@ from sqlalchemy.dialects import mssql
 from pecus.agent import delpro
 from pecus.agent.config import SourceConfig
 from pecus.agent.localtime import LocalTimeConverter
-from pecus.agent.source import SessionSource, SourceError
+from pecus.agent.source import SessionSource, SourceError, _rounded, _row_maxes, _row_means
 from pecus.contract import MilkingSession
 from tests.agent import delpro_data
 from tests.agent.conftest import SourceDB
@@ -279,3 +281,18 @@ def test_the_schema_setting_qualifies_every_table(make_source_db: Any) -> None:
     )
     with pytest.raises(SourceError, match="SessionMilkYield"):
         unqualified.max_id()
+
+
+def test_sensor_values_round_to_three_decimals_exactly_as_round_does() -> None:
+    """The column-wise rounding gives `round(v, 3)` also at decimal ties (0.6925: means of
+    2-decimal flows hit them all the time) and lets an infinity through for validation."""
+    rng = random.Random(3)
+    values: list[float | None] = [rng.randrange(0, 400_000) / 10_000 for _ in range(20_000)]
+    values += [sum(rng.randrange(0, 300) / 100 for _ in range(4)) / 4 for _ in range(20_000)]
+    values += [12.300000190734863, 0.0005, 2.6745, 1e9 + 0.0005, None, -0.0005]
+    assert _rounded(values) == [None if v is None else round(v, 3) for v in values]
+    assert _rounded([1.23456, math.inf, None]) == [1.235, math.inf, None]
+    flows = ([0.5, None, None], [0.7, None, 0.4], [0.76, None, 0.21], [0.77, None, 0.2])
+    means = [round((0.5 + 0.7 + 0.76 + 0.77) / 4, 3), None, round((0.4 + 0.21 + 0.2) / 3, 3)]
+    assert _row_means(flows) == means
+    assert _row_maxes(flows) == [0.77, None, 0.4]

@@ -5,16 +5,23 @@ from __future__ import annotations
 
 import random
 import threading
+import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
+import orjson
+import psycopg
 import pytest
+from psycopg.pq import TransactionStatus
 
+from pecus.cloud.batch_validation import parse_envelope, validate_rows
 from pecus.cloud.database import connect
+from pecus.cloud.ingest import store_batch
+from pecus.cloud.tenancy import make_pool
 from pecus.contract import SESSION_COLUMNS, MilkingSession
-from tests.api.conftest import post_batch
-from tests.support.api import FarmKey, create_farm_with_key, stored_transaction_ids
+from tests.api.conftest import error_of, post_batch
+from tests.support.api import FarmKey, create_farm_with_key, farm_snapshot, stored_transaction_ids
 from tests.support.sessions import as_columns, batch, session_row
 
 
@@ -260,3 +267,51 @@ def test_the_same_batch_posted_twice_at_once_is_stored_once(db_url: str, api_url
     with connect(db_url) as conn:
         cows = conn.execute("SELECT count(*) FROM animals WHERE tenant_id = %s", [farm.farm_id]).fetchone()
     assert cows == (97,)
+
+
+def test_a_batch_the_database_refuses_is_not_stored(db_url: str, client: httpx.Client, farm: FarmKey) -> None:
+    """A farm whose time zone PostgreSQL does not know (set behind the API's back) makes the daily
+    rollups fail inside the insert: the batch is refused whole, and goes in once the farm is fixed."""
+    post_batch(client, farm, batch(farm.farm_id, [session_row(i) for i in range(1, 4)]))
+    before = farm_snapshot(db_url, farm.farm_id)
+    with connect(db_url) as conn:
+        conn.execute("UPDATE tenants SET time_zone = 'Mars/Olympus' WHERE tenant_id = %s", [farm.farm_id])
+    body = batch(farm.farm_id, [session_row(i) for i in range(4, 9)])
+    refused = post_batch(client, farm, body)
+    assert refused.status_code == 422 and error_of(refused)["code"] == "unstorable_value", refused.text
+    assert "Mars/Olympus" in error_of(refused)["message"]
+    assert farm_snapshot(db_url, farm.farm_id) == before
+    with connect(db_url) as conn:
+        conn.execute("UPDATE tenants SET time_zone = 'UTC' WHERE tenant_id = %s", [farm.farm_id])
+    again = post_batch(client, farm, body)
+    assert again.json() == {"received": 5, "inserted": 5, "already_present": 0, "watermark": 8}
+    assert stored_transaction_ids(db_url, farm.farm_id) == list(range(1, 9))
+
+
+@pytest.mark.anyio
+async def test_a_refused_transaction_leaves_its_connection_ready(db_url: str) -> None:
+    """store_batch rolls back what it began when a statement fails, in either pipeline: the one
+    pooled connection serves the next batch."""
+    farm = create_farm_with_key(db_url)
+    body = batch(farm.farm_id, [session_row(i) for i in range(1, 6)])
+    parsed = validate_rows(parse_envelope(orjson.dumps(body)), 100)
+    now = datetime.now(UTC)
+    pool = make_pool(db_url, min_size=1, max_size=1)
+    await pool.open()
+    try:
+        with pytest.raises(psycopg.errors.ForeignKeyViolation):  # the first pipeline: no such farm
+            await store_batch(pool, uuid.uuid4(), parsed, key_id=None, started_at=now)
+        with connect(db_url) as conn:
+            conn.execute("UPDATE tenants SET time_zone = 'Mars/Olympus' WHERE tenant_id = %s", [farm.farm_id])
+        with pytest.raises(psycopg.DataError):  # the second pipeline: the rollup trigger fails
+            await store_batch(pool, farm.farm_id, parsed, key_id=None, started_at=now)
+        with connect(db_url) as conn:
+            conn.execute("UPDATE tenants SET time_zone = 'UTC' WHERE tenant_id = %s", [farm.farm_id])
+        assert stored_transaction_ids(db_url, farm.farm_id) == []
+        stored = await store_batch(pool, farm.farm_id, parsed, key_id=None, started_at=now)
+        assert (stored.result.inserted, stored.result.watermark) == (5, 5)
+        async with pool.connection() as conn:
+            assert conn.info.transaction_status == TransactionStatus.IDLE
+    finally:
+        await pool.close()
+    assert stored_transaction_ids(db_url, farm.farm_id) == [1, 2, 3, 4, 5]

@@ -18,7 +18,7 @@ from pecus.cloud.agent_keys import create_agent_key
 from pecus.cloud.auth.config import AuthSettings
 from pecus.cloud.auth.local import access_token
 from tests.support.api import running_api
-from tests.support.herd import Herd, add_alert, copy_sessions, new_herd, random_milkings
+from tests.support.herd import Herd, add_alert, add_score, copy_sessions, new_herd, random_milkings
 from tests.support.seed import add_member, create_user
 
 AUTH_ENV = {
@@ -89,6 +89,9 @@ def make_farms(db_url: str) -> Farms:
         b_cow = f"Bcow{uuid.uuid4().hex[:6]}"
         copy_sessions(conn, b, random_milkings(b, [b_cow, "41"], days=3, seed=6))
         add_alert(conn, a, a.sessions[-1], 0.8)
+        add_score(conn, a, a.sessions[-1], 0.8)  # the milking that raised the alert
+        quiet = next(x for x in reversed(a.sessions) if x["animal_id"] != a.sessions[-1]["animal_id"])
+        add_score(conn, a, quiet, 0.3)  # another cow's latest milking
         b_alert = add_alert(conn, b, b.sessions[-1], 0.95, "critical")
         a_emails = {role: _email(role) for role in ROLES}
         a_users = {role: create_user(conn, a_emails[role]) for role in ROLES}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import httpx
+import pytest
 
 from pecus.cloud.schemas.dashboard import CowPage, CowSeries, FarmOverview
 from tests.dashboard.conftest import Farms, bearer, error_of
@@ -21,7 +22,14 @@ def test_herd_list_over_http(client: httpx.Client, farms: Farms) -> None:
     url = f"/api/v1/farms/{farms.a.farm_id}/cows"
     headers = bearer(farms.a_users["farmer"])
     page = CowPage.model_validate(client.get(url, headers=headers).json())
-    assert page.total == 4 and page.items[0].open_alert is not None
+    alerted = farms.a.sessions[-1]["animal_id"]
+    quiet = next(x["animal_id"] for x in reversed(farms.a.sessions) if x["animal_id"] != alerted)
+    # Each cow's latest score, highest first; the unscored ones after, in number order.
+    unscored = sorted({"1", "2", "3", "41"} - {alerted, quiet}, key=int)
+    assert [(c.animal_id, c.risk_score) for c in page.items] == [
+        (alerted, pytest.approx(0.8)), (quiet, pytest.approx(0.3)), *((c, None) for c in unscored)
+    ]  # fmt: skip
+    assert page.total == 4 and page.items[0].open_alert is not None and page.items[1].open_alert is None
     r = client.get(url, headers=headers, params={"sort": "animal", "order": "desc", "limit": 2, "q": "1"})
     assert r.status_code == 200, r.text
     assert [c["animal_id"] for c in r.json()["items"]] == ["41", "1"] and r.json()["total"] == 2
@@ -65,6 +73,17 @@ def test_series_over_http(client: httpx.Client, farms: Farms) -> None:
     }
     assert {d.day for d in s.herd_days} == hand_cows
     assert max(d.cows for d in s.herd_days) <= 4
+    alerted = farms.a.sessions[-1]
+    r = client.get(
+        f"/api/v1/farms/{farms.a.farm_id}/cows/{alerted['animal_id']}/series",
+        headers=bearer(farms.vet_ab),
+        params={"days": 3},
+    )
+    scored = CowSeries.model_validate(r.json())
+    assert [p.risk_score for p in scored.sessions][-1] == pytest.approx(0.8)
+    assert {p.risk_score for p in scored.sessions[:-1]} == {None}  # the other scored milking is another cow's
+    assert scored.cow.risk_score == pytest.approx(0.8)
+    assert scored.cow_days[-1].risk_score_max == pytest.approx(0.8)
     missing = client.get(f"/api/v1/farms/{farms.a.farm_id}/cows/999/series", headers=bearer(farms.vet_ab))
     assert missing.status_code == 404 and error_of(missing) == {
         "code": "not_found", "message": "no such cow", "details": []

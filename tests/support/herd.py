@@ -139,6 +139,23 @@ def add_alert(
     return int(row[0])
 
 
+def add_score(
+    conn: psycopg.Connection[Any],
+    herd: Herd,
+    session: dict[str, Any],
+    risk: float,
+    tenant_id: uuid.UUID | None = None,
+) -> None:
+    """The AI engine's score of one milking, as live scoring writes it (`tenant_id` overrides the
+    farm: a row keyed like one of this herd's milkings but belonging to another farm)."""
+    conn.execute(
+        "INSERT INTO session_scores (tenant_id, source_id, transaction_id, animal_id, started_at, risk_score,"
+        " model_version) VALUES (%s, %s, %s, %s, %s, %s, 'test')",
+        [tenant_id or herd.farm_id, herd.source_id, session["transaction_id"], session["animal_id"],
+         session["started_at"], risk],
+    )  # fmt: skip
+
+
 # --- hand computations ---------------------------------------------------------------------------
 
 

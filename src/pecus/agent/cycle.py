@@ -208,6 +208,7 @@ class Syncer:
                                 log.error("source %s: %s", name, line.strip())
                         raise
                     record.sent += result.received
+                    record.bytes_sent += len(payload.body)
                     record.inserted += result.inserted
                     record.already_present += result.already_present
                     record.watermark = result.watermark
@@ -232,8 +233,10 @@ class Syncer:
             if late > 0:
                 log.warning("source %s: found %d row(s) that committed late, below the watermark", name, late)
             log.info(
-                "source %s: up to date: sent %d rows (%d new), inserted %d, already present %d; watermark %s",
-                name, record.sent, new_rows, record.inserted, record.already_present, record.watermark,
+                "source %s: up to date: sent %d rows (%d new, %.1f kB gzip), inserted %d, already present %d;"
+                " watermark %s",
+                name, record.sent, new_rows, record.bytes_sent / 1000, record.inserted,
+                record.already_present, record.watermark,
             )  # fmt: skip
         if marker is not None and record.already_present:
             log.warning(

@@ -10,6 +10,7 @@ adjusted time is counted so the cycle can log it.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from itertools import product
@@ -17,6 +18,8 @@ from zoneinfo import ZoneInfo
 
 _HOUR_EDGES = (timedelta(0), timedelta(minutes=59, seconds=59, microseconds=999_999))
 _CACHED_HOURS = 1000  # a backlog is read in time order: a few hours would do
+_HOUR = timedelta(hours=1)
+_MAX_SPAN = timedelta(days=2)  # a page spanning more is converted pair by pair
 
 
 def _is_shifted(local: datetime) -> bool:
@@ -103,6 +106,40 @@ class LocalTimeConverter:
                 best = (b, e)
         # No reading makes sense (the source itself has end before begin): leave it to validation.
         return best or (_utc(begin, self.zone, 0), _utc(end, self.zone, 0))
+
+    def pairs(
+        self, begins: Sequence[datetime], ends: Sequence[datetime]
+    ) -> tuple[list[datetime], list[datetime]]:
+        """`pair` for whole columns. A page of a backlog spans hours of one UTC offset (a
+        daylight-saving change falls into a few pages a year): then every time converts with that
+        offset, as `pair` would; otherwise pair by pair."""
+        offset = self._span_offset(begins, ends)
+        if offset is None:
+            converted = [self.pair(b, e) for b, e in zip(begins, ends, strict=True)]
+            return [b for b, _ in converted], [e for _, e in converted]
+        return (
+            [(b - offset).replace(tzinfo=UTC) for b in begins],
+            [(e - offset).replace(tzinfo=UTC) for e in ends],
+        )
+
+    def _span_offset(self, begins: Sequence[datetime], ends: Sequence[datetime]) -> timedelta | None:
+        """The one offset of every local hour from the earliest naive time to the latest, if the
+        span is short and no hour in it is shifted; else None."""
+        if not begins or len(begins) != len(ends):
+            return None
+        try:  # TypeError: aware and naive times mixed, or not times at all
+            first, last = min(min(begins), min(ends)), max(max(begins), max(ends))
+            if first.tzinfo is not None or last.tzinfo is not None or last - first > _MAX_SPAN:
+                return None
+        except TypeError:
+            return None
+        hour = first.replace(minute=0, second=0, microsecond=0)
+        offset = self._steady_offset(hour)
+        while offset is not None and hour <= last:
+            if self._steady_offset(hour) != offset:
+                return None
+            hour += _HOUR
+        return offset
 
     def summary(self) -> str | None:
         """One log line for what was resolved since the last call, or None; resets the counts."""

@@ -102,19 +102,56 @@ def _num(value: Any) -> float | None:
     return None if value is None else round(float(value), DECIMALS)
 
 
-def _num_float(value: float | None) -> float | None:
-    # For columns SQLAlchemy already returns as float (the DelPro tables' Float type).
-    return None if value is None else round(value, DECIMALS)
+_SCALE = 10.0**DECIMALS
+_NOT_A_TIE = 0.4999  # |v·1000 − round(v·1000)| below this: the fast rounding is round(v, 3)'s
+
+
+def _rounded(values: Sequence[float | None]) -> list[float | None]:
+    """A column of floats rounded to DECIMALS, exactly as `round(v, 3)` does, twice as fast:
+    `round(v * 1000) / 1000` is the same number unless v·1000 lies within a hair of a half
+    (0.6925 is such a tie), where `round(v, 3)` decides by v's exact binary value."""
+    try:
+        return [
+            None if v is None
+            else r / _SCALE if -_NOT_A_TIE < (y := v * _SCALE) - (r := round(y)) < _NOT_A_TIE
+            else round(v, DECIMALS)
+            for v in values
+        ]  # fmt: skip
+    except (OverflowError, ValueError):  # an infinity or NaN: left for validation to name
+        return [None if v is None else round(v, DECIMALS) for v in values]
+
+
+def _row_means(columns: Sequence[Sequence[float | None]]) -> list[float | None]:
+    """Per row, the mean of the columns' present values (None when none is), rounded."""
+    n = len(columns)
+    return _rounded([
+        (_mean(values) if None in values else sum(values) / n) for values in zip(*columns, strict=True)
+    ])  # fmt: skip
+
+
+def _row_maxes(columns: Sequence[Sequence[float | None]]) -> list[float | None]:
+    """Per row, the largest of the columns' present values (None when none is), rounded."""
+    rows = zip(*columns, strict=True)
+    return _rounded([_max(values) if None in values else max(values) for values in rows])
+
+
+def _days_since(starts: Sequence[datetime | None], at: Sequence[datetime]) -> list[int | None]:
+    """Whole calendar days from each start to its time (days in milk from the calving)."""
+    return [None if s is None else t.toordinal() - s.toordinal() for s, t in zip(starts, at, strict=True)]
+
+
+def _flags(values: Sequence[Any]) -> list[bool | None]:
+    return [None if v is None else v != 0 for v in values]
 
 
 def _mean(values: Sequence[float | None]) -> float | None:
     present = [v for v in values if v is not None]
-    return round(sum(present) / len(present), DECIMALS) if present else None
+    return sum(present) / len(present) if present else None
 
 
 def _max(values: Sequence[float | None]) -> float | None:
     present = [v for v in values if v is not None]
-    return round(max(present), DECIMALS) if present else None
+    return max(present) if present else None
 
 
 def _int(value: Any) -> int | None:
@@ -202,29 +239,24 @@ class DelProMapping(Mapping):
         ).select_from(joined)  # fmt: skip
 
     def convert(self, rows: Sequence[Any], times: LocalTimeConverter) -> Batch:
-        # Hot path of a catch-up (a million rows): one tuple per row, transposed once at the end.
-        values: list[tuple[Any, ...]] = []
-        add, pair, num = values.append, times.pair, _num_float
-        for row in rows:
-            (oid, device, number, begin, end, total, expected, cond_avg, cond_max,
-             c_lf, c_rf, c_lr, c_rr, y_lf, y_rf, y_lr, y_rr, blood_avg, blood_max,
-             mf_lf, mf_rf, mf_lr, mf_rr, pf_lf, pf_rf, pf_lr, pf_rr,
-             duration, occ, mdi, incomplete, kickoff, lactation, calving) = row  # fmt: skip
-            started, ended = pair(begin, end)
-            add((
-                oid, str(device), str(number), started, ended, num(total), num(expected),
-                num(cond_avg), num(cond_max), num(c_lf), num(c_rf), num(c_lr), num(c_rr),
-                num(y_lf), num(y_rf), num(y_lr), num(y_rr), num(blood_avg), num(blood_max),
-                _mean((mf_lf, mf_rf, mf_lr, mf_rr)), _max((pf_lf, pf_rf, pf_lr, pf_rr)),
-                duration, occ, num(mdi),
-                None if incomplete is None else incomplete != 0,
-                None if kickoff is None else kickoff != 0,
-                lactation,
-                None if calving is None else (begin.date() - calving.date()).days,
-            ))  # fmt: skip
-        if not values:
+        # Hot path of a catch-up (a million rows): column by column, in comprehensions, no call
+        # per value where it can be helped (a call per value was 3/4 of the agent's time).
+        if not rows:
             return Batch({name: [] for name in self.names})
-        return Batch(dict(zip(self.names, map(list, zip(*values, strict=True)), strict=True)))
+        (oid, device, number, begin, end, total, expected, cond_avg, cond_max,
+         c_lf, c_rf, c_lr, c_rr, y_lf, y_rf, y_lr, y_rr, blood_avg, blood_max,
+         mf_lf, mf_rf, mf_lr, mf_rr, pf_lf, pf_rf, pf_lr, pf_rr,
+         duration, occ, mdi, incomplete, kickoff, lactation, calving) = zip(*rows, strict=True)  # fmt: skip
+        started, ended = times.pairs(begin, end)
+        columns = [
+            list(oid), [str(d) for d in device], [str(n) for n in number], started, ended,
+            *map(_rounded, (total, expected, cond_avg, cond_max, c_lf, c_rf, c_lr, c_rr,
+                            y_lf, y_rf, y_lr, y_rr, blood_avg, blood_max)),
+            _row_means((mf_lf, mf_rf, mf_lr, mf_rr)), _row_maxes((pf_lf, pf_rf, pf_lr, pf_rr)),
+            list(duration), list(occ), _rounded(mdi), _flags(incomplete), _flags(kickoff), list(lactation),
+            _days_since(calving, begin),
+        ]  # fmt: skip
+        return Batch(dict(zip(self.names, columns, strict=True)))
 
 
 _CONVERTERS: dict[str, Callable[[Any], Any]] = {

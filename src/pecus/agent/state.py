@@ -43,6 +43,7 @@ class SourceRecord(BaseModel):
     sent: int = 0
     inserted: int = 0
     already_present: int = 0
+    bytes_sent: int = 0  # request bodies as uploaded (gzip): what the farm's line carried
     watermark: int | None = None
     local_max: int | None = None
     message: str = ""

@@ -5,8 +5,9 @@ security limits what it can see; a farm or cow outside the caller's farms reads 
 (None), which the API answers with 404. The SQL still names the farm in every query: that is
 what lets each query use the `(tenant_id, …)` indexes and prune to one partition.
 
-Risk scores come from `alerts.risk_score` until the AI engine's per-session score table lands:
-a session's score is that of the alert it raised, a cow's is that of her open alert.
+Risk scores are the AI engine's, one per milking in `session_scores` (keyed like the milkings): a
+session's is its own row, a cow's is that of her latest scored milking. An open alert keeps the
+score that raised it.
 """
 
 from __future__ import annotations
@@ -280,7 +281,8 @@ WITH open AS (
            l.days_in_milk, l.started_at AS last_session_at, l.yield_kg AS last_yield_kg,
            l.conductivity_avg AS last_conductivity_avg,
            coalesce(day.yield_24h_kg, 0) AS yield_24h_kg, coalesce(day.milkings_24h, 0) AS milkings_24h,
-           open.risk_score, open.alert_id, open.level, open.status, open.created_at, open.reasons
+           score.risk_score, open.alert_id, open.level, open.risk_score AS alert_risk_score, open.status,
+           open.created_at, open.reasons
     FROM public.animals a
     LEFT JOIN LATERAL (
         SELECT s.unit, s.lactation_number, s.days_in_milk, s.started_at, s.yield_kg, s.conductivity_avg
@@ -289,6 +291,13 @@ WITH open AS (
         WHERE s.tenant_id = %(farm)s AND s.animal_id = a.animal_id
         ORDER BY s.started_at DESC LIMIT 1
     ) l ON true
+    LEFT JOIN LATERAL (
+        -- The cow's latest scored milking, one step back along session_scores_cow_idx.
+        SELECT sc.risk_score
+        FROM public.session_scores sc
+        WHERE sc.tenant_id = %(farm)s AND sc.animal_id = a.animal_id
+        ORDER BY sc.started_at DESC LIMIT 1
+    ) score ON true
     LEFT JOIN day ON day.animal_id = a.animal_id
     LEFT JOIN open ON open.animal_id = a.animal_id
     WHERE a.tenant_id = %(farm)s
@@ -303,7 +312,7 @@ def _like_pattern(text: str) -> str:
 
 
 def _cow_summary(row: dict[str, Any]) -> CowSummary:
-    alert = None if row["alert_id"] is None else _open_alert(row)
+    alert = None if row["alert_id"] is None else _open_alert({**row, "risk_score": row["alert_risk_score"]})
     # Sums of float4 sensor values carry float noise (42.2499995): kg to the gram.
     return CowSummary.model_validate(
         {**row, "yield_24h_kg": round(row["yield_24h_kg"], 3), "open_alert": alert}
@@ -367,12 +376,9 @@ _SESSION_COLUMNS = ", ".join(f"s.{c}" for c in SessionPoint.model_fields if c no
 _SESSIONS = f"""
 SELECT {_SESSION_COLUMNS}, sc.risk_score
 FROM public.milking_sessions s
-LEFT JOIN (
-    SELECT DISTINCT ON (source_id, transaction_id) source_id, transaction_id, risk_score
-    FROM public.alerts
-    WHERE tenant_id = %(farm)s AND animal_id = %(animal)s AND kind = 'mastitis' AND transaction_id IS NOT NULL
-    ORDER BY source_id, transaction_id, risk_score DESC NULLS LAST
-) sc ON sc.source_id = s.source_id AND sc.transaction_id = s.transaction_id
+-- The session's key; the farm as a parameter, so the plan prunes to one partition of each table.
+LEFT JOIN public.session_scores sc
+    ON sc.tenant_id = %(farm)s AND sc.source_id = s.source_id AND sc.transaction_id = s.transaction_id
 WHERE s.tenant_id = %(farm)s AND s.animal_id = %(animal)s AND s.started_at >= %(since)s
 ORDER BY s.started_at, s.transaction_id
 """

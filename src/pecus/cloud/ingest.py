@@ -16,6 +16,7 @@ The write path, all in one transaction:
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -23,7 +24,9 @@ from datetime import datetime
 from typing import Any
 
 import orjson
+import psycopg
 from psycopg import AsyncConnection
+from psycopg.pq import TransactionStatus
 from psycopg.types.json import set_json_dumps
 from psycopg_pool import AsyncConnectionPool
 
@@ -205,31 +208,42 @@ async def store_batch(
 ) -> IngestOutcome:
     """Store a validated batch of the farm `tenant_id` in one transaction (idempotent)."""
     rows = batch.rows
-    # Pipelined statements share one round trip to the database: per batch there are four (BEGIN,
-    # the lock with the temporary table, the COPY, the insert with the watermark) and the COMMIT.
-    async with service_transaction(pool) as conn:
-        async with conn.pipeline():
-            locked = await conn.execute(_LOCK_SOURCE, {"tenant": tenant_id, "source": batch.source})
-            await conn.execute(_TEMP_TABLE)
-        row = await locked.fetchone()
-        assert row is not None
-        source_id = int(row[0])
-        if rows:
-            await _copy_rows(conn, rows)
-        params = {
-            "tenant": tenant_id,
-            "source_id": source_id,
-            "max_id": max((row[0] for row in rows), default=0),
-            "key_id": key_id,
-            "version": batch.agent.version,
-            "host": batch.agent.host,
-            "cycle_id": batch.cycle_id,
-            "started_at": started_at,
-            "received": len(rows),
-        }
-        async with conn.pipeline():
-            stored = await conn.execute(_INSERT, params)
-            marked = await conn.execute(_WATERMARK, [tenant_id, source_id])
+    # Three round trips to the database, each a wait in which the process may lose its CPU on a
+    # busy machine: BEGIN, the lock and the temporary table pipelined; the COPY; the insert, the
+    # new watermark and the COMMIT pipelined. BEGIN and COMMIT are statements of those pipelines
+    # rather than `conn.transaction()`, whose BEGIN and COMMIT would be two round trips more.
+    async with pool.connection() as conn:
+        try:
+            async with conn.pipeline():
+                await conn.execute("BEGIN")
+                locked = await conn.execute(_LOCK_SOURCE, {"tenant": tenant_id, "source": batch.source})
+                await conn.execute(_TEMP_TABLE)
+            row = await locked.fetchone()
+            assert row is not None
+            source_id = int(row[0])
+            if rows:
+                await _copy_rows(conn, rows)
+            params = {
+                "tenant": tenant_id,
+                "source_id": source_id,
+                "max_id": max((row[0] for row in rows), default=0),
+                "key_id": key_id,
+                "version": batch.agent.version,
+                "host": batch.agent.host,
+                "cycle_id": batch.cycle_id,
+                "started_at": started_at,
+                "received": len(rows),
+            }
+            # An error in the insert skips the rest of the pipeline, COMMIT included.
+            async with conn.pipeline():
+                stored = await conn.execute(_INSERT, params)
+                marked = await conn.execute(_WATERMARK, [tenant_id, source_id])
+                await conn.execute("COMMIT")
+        except BaseException:
+            if conn.info.transaction_status != TransactionStatus.IDLE:
+                with contextlib.suppress(psycopg.Error):
+                    await conn.execute("ROLLBACK")
+            raise
         inserted: list[tuple[int, str]] = await stored.fetchall()
         row = await marked.fetchone()
         assert row is not None
