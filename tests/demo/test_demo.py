@@ -25,7 +25,6 @@ import psutil
 import psycopg
 import pytest
 
-import pecus
 from tests.support.api import free_port
 from tests.support.pg import fresh_database
 
@@ -232,6 +231,6 @@ def test_a_part_that_dies_stops_the_demo_with_its_output(tmp_path: Path, fresh_d
     out = run.text()
     assert "demo failed: the agent stopped unexpectedly (exit code -9)" in out
     shown = out.split("demo failed:")[1]
-    assert f"pecus-agent {pecus.__version__} running" in shown, "the agent's last lines are shown"
+    assert "pecus.agent" in shown, "the agent's last lines are shown"
     _, alive = psutil.wait_procs(children, timeout=10)
     assert not alive, f"still running: {[p.cmdline() for p in alive]}"
