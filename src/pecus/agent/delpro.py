@@ -97,3 +97,48 @@ VoluntarySessionMilkYield = Table(
     Column("Incomplete", Integer),  # bit per teat; non-zero = some teat incomplete
     Column("Kickoff", Integer),  # bit per teat; non-zero = some teat kicked off
 )
+
+# Treatments the farmer recorded, DelPro 4.5 / 5.x: one row per treatment, the diagnosis as the
+# farm's own free text. OID increases with insertion, as on SessionMilkYield: the stream's watermark.
+HistoryAnimalTreatment = Table(
+    "HistoryAnimalTreatment",
+    metadata,
+    Column("OID", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("Animal", Integer, ForeignKey("BasicAnimal.OID"), nullable=False),
+    Column("LactationNumber", Integer),
+    Column("TreatStartDate", DateTime, nullable=False),
+    Column("DurationInDays", Integer),
+    Column("DiagnosesName", String(200)),
+    Column("TreatmentName", String(200)),
+)
+
+# DelPro 3.7 keeps the same facts as events: AbstractAnimalEvent holds the time and the cow for
+# every kind of event; DiagnosisTreatmentEvent (same OID) the diagnosis, named in `Diagnosis`.
+AbstractAnimalEvent = Table(
+    "AbstractAnimalEvent",
+    metadata,
+    Column("OID", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("BasicAnimal", Integer, ForeignKey("BasicAnimal.OID"), nullable=False),
+    Column("DateAndTime", DateTime, nullable=False),
+)
+
+Diagnosis = Table(
+    "Diagnosis",
+    metadata,
+    Column("OID", Integer, primary_key=True, autoincrement=True),
+    Column("Name", String(200), nullable=False),
+)
+
+DiagnosisTreatmentEvent = Table(
+    "DiagnosisTreatmentEvent",
+    metadata,
+    Column(
+        "OID",
+        BigInteger().with_variant(Integer, "sqlite"),
+        ForeignKey("AbstractAnimalEvent.OID"),
+        primary_key=True,
+        autoincrement=False,
+    ),
+    Column("Diagnosis", Integer, ForeignKey("Diagnosis.OID")),
+    Column("DurationInDays", Integer),
+)

@@ -10,14 +10,20 @@ from pecus.contract.session import (
     MilkingSession,
 )
 from pecus.contract.sync import AgentInfo, IngestBatch, IngestResult, SyncStatus
+from pecus.contract.treatment import AnimalBatch, AnimalRecord, AnimalResult, Treatment, TreatmentBatch
 
 __all__ = [
     "OPTIONAL_COLUMNS",
     "REQUIRED_COLUMNS",
     "SESSION_COLUMNS",
     "AgentInfo",
+    "AnimalBatch",
+    "AnimalRecord",
+    "AnimalResult",
     "IngestBatch",
     "IngestResult",
     "MilkingSession",
     "SyncStatus",
+    "Treatment",
+    "TreatmentBatch",
 ]

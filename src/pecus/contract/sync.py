@@ -35,6 +35,8 @@ class SyncStatus(BaseModel):
     farm_id: str
     source: str
     watermark: int
+    # Absent from clouds older than the treatments stream: the agent then skips that stream.
+    treatments_watermark: int | None = None
     max_batch_size: int
     max_body_bytes: int
 
