@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -233,6 +234,65 @@ def resync(
         " it runs at the next cycle, or now with `pecus-agent sync --once`",
         highlight=False,
     )
+
+
+def _this_executable() -> Path:
+    """What the service should start: the single-file executable, or this `pecus-agent` script."""
+    if getattr(sys, "frozen", False):
+        return Path(sys.executable)
+    if sys.platform == "win32":
+        console.print(
+            "[red]the Windows service runs the single-file pecus-agent.exe (built with"
+            " deploy/windows/pecus-agent.spec): run `pecus-agent.exe install` from it[/red]",
+            highlight=False,
+        )
+        raise typer.Exit(2)
+    return Path(sys.argv[0]).resolve()
+
+
+@app.command()
+def install() -> None:
+    """Register the agent as a service of this machine (Windows service or systemd unit) and
+    start it. Run it again after an upgrade. Needs Administrator / root."""
+    from pecus.agent.config import CONFIG_ENV, default_config_path
+    from pecus.agent.install import InstallError
+    from pecus.agent.install import install as register
+
+    config_path = Path(_options["config"] or os.environ.get(CONFIG_ENV) or default_config_path()).resolve()
+    if sys.platform == "win32" and config_path != default_config_path():
+        console.print(
+            f"[red]the Windows service reads {default_config_path()}: put the configuration there[/red]",
+            highlight=False,
+        )
+        raise typer.Exit(2)
+    if not config_path.exists():
+        console.print(f"[red]no configuration at {config_path}: write it first[/red]", highlight=False)
+        raise typer.Exit(2)
+    _load()  # a service that would stop at once with a bad configuration is not installed
+    try:
+        done = register(sys.platform, _this_executable(), config_path)
+    except InstallError as exc:
+        console.print(f"[red]{exc}[/red]", highlight=False)
+        raise typer.Exit(1) from None
+    for line in done:
+        console.print(f"[green]done[/green] {line}", highlight=False)
+    console.print("installed and started; now run `pecus-agent check`", highlight=False)
+
+
+@app.command()
+def uninstall() -> None:
+    """Stop and remove the service. The configuration, logs and state stay."""
+    from pecus.agent.install import InstallError
+    from pecus.agent.install import uninstall as unregister
+
+    try:
+        done = unregister(sys.platform)
+    except InstallError as exc:
+        console.print(f"[red]{exc}[/red]", highlight=False)
+        raise typer.Exit(1) from None
+    for line in done:
+        console.print(f"[green]done[/green] {line}", highlight=False)
+    console.print("removed" if done else "the service is not installed", highlight=False)
 
 
 def main() -> None:
