@@ -20,18 +20,21 @@ import numpy as np
 import pandas as pd
 import psycopg
 
-from pecus.ai.dataset import LabelledSet
+from pecus.ai.dataset import CASE_AFTER_H, CASE_BEFORE_H, LabelledSet
 from pecus.ai.features import CONTEXT, FEATURE_INPUTS, FEATURES, HISTORY_NEEDED_H, compute_features
 
-_LABELS = """
-WITH last_label AS (
-  SELECT DISTINCT ON (tenant_id, alert_id) tenant_id, alert_id, to_status
-  FROM public.alert_status_changes
-  WHERE to_status IN ('acknowledged', 'false_positive')
-  ORDER BY tenant_id, alert_id, changed_at DESC, change_id DESC)
+# The farmer's verdict on alert `a`, as `l.to_status`: their latest change to acknowledged or
+# false_positive (null when they gave none). The field accuracy report reads it the same way.
+ALERT_LABEL = """LEFT JOIN LATERAL (
+  SELECT c.to_status FROM public.alert_status_changes c
+  WHERE c.tenant_id = a.tenant_id AND c.alert_id = a.alert_id
+    AND c.to_status IN ('acknowledged', 'false_positive')
+  ORDER BY c.changed_at DESC, c.change_id DESC LIMIT 1) l ON true"""
+
+_LABELS = f"""
 SELECT a.tenant_id, a.alert_id, a.animal_id, coalesce(l.to_status, a.status) AS label, s.started_at
 FROM public.alerts a
-LEFT JOIN last_label l ON l.tenant_id = a.tenant_id AND l.alert_id = a.alert_id
+{ALERT_LABEL}
 JOIN public.milking_sessions s
   ON s.tenant_id = a.tenant_id AND s.source_id = a.source_id AND s.transaction_id = a.transaction_id
 WHERE a.kind = 'mastitis' AND coalesce(l.to_status, a.status) IN ('acknowledged', 'false_positive')
@@ -89,7 +92,7 @@ def load_feedback(conn: psycopg.Connection[Any]) -> LabelledSet:
         delta = (anchor - seconds) / 3600.0  # hours before the anchor
         mine = animal == key
         if label.label == "acknowledged":
-            near = mine & (delta >= -14 * 24) & (delta <= 7 * 24)
+            near = mine & (delta >= -CASE_AFTER_H) & (delta <= CASE_BEFORE_H)
             case[near] = i
             hours[near] = delta[near]
         else:
