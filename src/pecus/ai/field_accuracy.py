@@ -42,7 +42,7 @@ from psycopg.rows import dict_row
 from pecus.ai.cases import Case, Treatment, collapse, matches
 from pecus.ai.dataset import CASE_AFTER_H, CASE_BEFORE_H, WINDOW_H
 from pecus.ai.evaluate import EPISODE_H
-from pecus.ai.features import FEATURE_INPUTS, compute_features
+from pecus.ai.features import compute_features
 from pecus.ai.feedback import ALERT_LABEL
 from pecus.ai.rules import DEFAULT_THRESHOLD, MDI_ALARM, rule_score
 from pecus.cloud.schemas.accuracy import (
@@ -102,7 +102,7 @@ class FarmData:
     period: Period
     treatments: list[Treatment]
     model_alerts: list[Alert]
-    sessions: pd.DataFrame  # milkings from a week before the period: animal_id, started_at, inputs
+    sessions: pd.DataFrame  # milkings from a week before the period: animal_id, started_at, rule inputs
 
 
 def milking_alerts(animal: np.ndarray, started: pd.Series, alerting: np.ndarray) -> list[Alert]:
@@ -267,8 +267,10 @@ LEFT JOIN public.milking_sessions s
 WHERE a.tenant_id = %s AND a.kind = 'mastitis'
   AND coalesce(a.last_observed_at, a.created_at) >= %s AND least(a.created_at, s.started_at) <= %s
 """
+# What the rule baseline reads (quarter conductivity, MDi): features of one milking, no history.
+_RULE_INPUTS = ("conductivity_lf", "conductivity_rf", "conductivity_lr", "conductivity_rr", "mdi")
 _SESSIONS = (
-    "SELECT animal_id, started_at, incomplete::int AS incomplete, kickoff::int AS kickoff, {values}"
+    f"SELECT animal_id, started_at, {', '.join(_RULE_INPUTS)}"
     " FROM public.milking_sessions WHERE tenant_id = %s AND started_at >= %s AND started_at <= %s"
 )
 
@@ -293,12 +295,10 @@ async def load(
             Alert(r["animal_id"], r["first_at"], r["last_at"], r["confirmed_false"])
             for r in await cur.fetchall()
         ]
-        values = ", ".join(FEATURE_INPUTS)
-        await cur.execute(_SESSIONS.format(values=values), [farm_id, period.start - CASE_BEFORE, period.end])
-        rows = await cur.fetchall()
-    sessions = pd.DataFrame(
-        rows, columns=["animal_id", "started_at", "incomplete", "kickoff", *FEATURE_INPUTS]
-    )
+    async with conn.cursor() as plain:  # tuples: a 90-day herd is 100,000s of rows
+        await plain.execute(_SESSIONS, [farm_id, period.start - CASE_BEFORE, period.end])
+        rows = await plain.fetchall()
+    sessions = pd.DataFrame(rows, columns=["animal_id", "started_at", *_RULE_INPUTS])
     return FarmData(
         farm_id, farm["time_zone"], list(farm["mastitis_patterns"]), period, treatments, alerts, sessions
     )
