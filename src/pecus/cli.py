@@ -153,7 +153,7 @@ def _default_models_dir() -> Path:
 @model_app.command("train")
 def model_train(
     with_feedback: bool = typer.Option(
-        False, "--with-feedback", help="Add farmers' alert feedback (DATABASE_URL)."
+        False, "--with-feedback", help="Add farmers' alert feedback and treated cases (DATABASE_URL)."
     ),
     register: bool | None = typer.Option(
         None,
