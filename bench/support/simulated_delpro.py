@@ -18,7 +18,7 @@ from pecus.ai.simulate import simulate_farm, write_delpro
 CACHE = Path(__file__).resolve().parents[1] / "results" / "cache"
 COWS, DAYS, SEED = 1350, 365, 7
 START = datetime(2025, 1, 1, tzinfo=UTC)  # a year that holds both daylight-saving changes
-VERSION = 1
+VERSION = 2  # 2: with the farmer's treatments (HistoryAnimalTreatment)
 
 
 def source_database(*, cows: int = COWS, days: int = DAYS, seed: int = SEED) -> Path:
@@ -49,6 +49,12 @@ def take(source: Path, rows: int, target: Path) -> Path:
     (last,) = conn.execute(
         'SELECT max("OID") FROM (SELECT "OID" FROM "SessionMilkYield" ORDER BY "OID" LIMIT ?)', [rows]
     ).fetchone()
+    # Treatments recorded after the last kept milking had not happened yet either.
+    conn.execute(
+        'DELETE FROM "HistoryAnimalTreatment" WHERE "TreatStartDate" >'
+        ' (SELECT "EndTime" FROM "SessionMilkYield" WHERE "OID" = ?)',
+        [last],
+    )
     conn.execute('DELETE FROM "VoluntarySessionMilkYield" WHERE "OID" > ?', [last])
     conn.execute('DELETE FROM "SessionMilkYield" WHERE "OID" > ?', [last])
     conn.commit()

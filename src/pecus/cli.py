@@ -153,7 +153,7 @@ def _default_models_dir() -> Path:
 @model_app.command("train")
 def model_train(
     with_feedback: bool = typer.Option(
-        False, "--with-feedback", help="Add farmers' alert feedback (DATABASE_URL)."
+        False, "--with-feedback", help="Add farmers' alert feedback and treated cases (DATABASE_URL)."
     ),
     register: bool | None = typer.Option(
         None,
@@ -189,15 +189,82 @@ def model_evaluate(
         None, "--write-card", help="Write the model card (and its PNG) here."
     ),
     quick: bool = typer.Option(False, "--quick", help="Tiny farms, seconds."),
+    farm: str | None = typer.Option(
+        None,
+        "--farm",
+        help="Instead: the field accuracy report of this farm (id or exact name; DATABASE_URL).",
+    ),
+    days: int | None = typer.Option(
+        None, "--days", min=1, max=730, help="With --farm: local days back, today included (default 90)."
+    ),
+    as_json: bool = typer.Option(False, "--json", help="With --farm: print the report as JSON."),
 ) -> None:
-    """Measure a model and the rule baseline on simulated farms it never saw."""
-    from pecus.ai.operations import evaluate
+    """Measure a model and the rule baseline on simulated farms it never saw, or (--farm) the
+    live model, the rule baseline and DelPro's MDi on a farm's own treated cases."""
+    if farm is None:
+        for given, name in [(days is not None, "--days"), (as_json, "--json")]:
+            if given:
+                raise typer.BadParameter("needs --farm", param_hint=name)
+        from pecus.ai.operations import evaluate
 
-    chosen, evaluation = evaluate(model=model, quick=quick, card=write_card)
-    console.print(f"model {chosen.version}")
-    _print_evaluation(evaluation)
-    if write_card:
-        console.print(f"model card written to {write_card}")
+        chosen, evaluation = evaluate(model=model, quick=quick, card=write_card)
+        console.print(f"model {chosen.version}")
+        _print_evaluation(evaluation)
+        if write_card:
+            console.print(f"model card written to {write_card}")
+        return
+    for given, name in [
+        (model is not None, "--model"),
+        (write_card is not None, "--write-card"),
+        (quick, "--quick"),
+    ]:
+        if given:
+            raise typer.BadParameter("is for the simulated evaluation, not with --farm", param_hint=name)
+    from pecus.ai.field_accuracy import DEFAULT_DAYS
+    from pecus.ai.operations import field_report
+
+    try:
+        report = field_report(farm, days=days or DEFAULT_DAYS)
+    except LookupError as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from exc
+    if as_json:
+        typer.echo(report.model_dump_json(indent=2))
+    else:
+        _print_field_accuracy(report)
+
+
+def _print_field_accuracy(report: Any) -> None:
+    from rich.markup import escape
+    from rich.table import Table
+
+    console.print(
+        f"farm {report.farm_id}: {report.from_day} to {report.to_day} ({report.time_zone}),"
+        f" {report.milkings} milkings, {report.treatments} treatments, {len(report.cases)} mastitis cases"
+    )
+    table = Table("detector", "cases warned", "sensitivity", "median lead", "warned >= 24 h", "alerts",
+                  "without case", "confirmed false", "false / 1,000")  # fmt: skip
+    for d in report.detectors:
+        if not d.available:
+            table.add_row(d.detector, "no data", *["-"] * 7)
+            continue
+        table.add_row(
+            d.detector,
+            f"{d.cases_warned} / {d.cases}",
+            "-" if d.sensitivity is None else f"{100 * d.sensitivity:.0f} %",
+            "-" if d.lead_hours_median is None else f"{d.lead_hours_median:.0f} h",
+            str(d.warned_24h),
+            str(d.alerts),
+            str(d.alerts_without_case),
+            str(d.confirmed_false),
+            "-" if d.false_alerts_per_1000_milkings is None else f"{d.false_alerts_per_1000_milkings:.2f}",
+        )
+    console.print(table)
+    names = Table("diagnosis", "treatments", "clinical mastitis")
+    for n in report.diagnoses:
+        names.add_row(escape(n.diagnosis), str(n.treatments), "yes" if n.mastitis else "no")
+    console.print(names)
+    console.print(f"mastitis patterns: {escape(', '.join(report.patterns))}", highlight=False)
 
 
 def _print_evaluation(evaluation: Any) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +16,7 @@ import pytest
 from psycopg_pool import AsyncConnectionPool
 from typer.testing import CliRunner
 
-from pecus.ai.feedback import labels, load_feedback
+from pecus.ai.feedback import case_labels, labels, load_feedback
 from pecus.ai.model import packaged_model
 from pecus.ai.registry import LiveModel, approve, load_stored, register, stored_versions
 from pecus.ai.simulate import FarmSimulation
@@ -23,6 +24,7 @@ from pecus.ai.training import TrainingPlan, train_model
 from pecus.cli import app
 from pecus.cloud.tenancy import make_pool
 from tests.ai.farm_data import insert_sessions, new_farm, recent_farm
+from tests.support.herd import Herd, add_treatment
 
 
 @pytest.fixture(scope="module")
@@ -96,6 +98,41 @@ def test_status_history_gives_the_labels(db_url: str, feedback_farm: Any) -> Non
     # Features of feedback milkings come from their cow's history, like everywhere else.
     assert data.features.loc[positive, "history_sessions"].min() > 5
     assert "acknowledged" in data.description[0] and "false-positive" in data.description[0]
+
+
+def test_treated_cases_are_labels_like_acknowledged_alerts(db_url: str, sim: FarmSimulation) -> None:
+    """A mastitis treatment (with a repeat 2 days later) labels the 48 h before its onset; an
+    acknowledged alert of that cow 3 days after the onset gives way to it; lameness is no label."""
+    n = len(sim.sessions)
+    onset_row = sim.sessions.iloc[n - 300]  # about 6 days before the end
+    cow, onset = onset_row["animal_id"], onset_row["started_at"].to_pydatetime()
+    later = sim.sessions[
+        (sim.sessions["animal_id"] == cow) & (sim.sessions["started_at"] > onset + timedelta(days=3))
+    ]
+    lame = next(a for a in sim.sessions["animal_id"] if a != cow)
+    with psycopg.connect(db_url) as conn:
+        farm, source = new_farm(conn, "Treated farm")
+        try:
+            insert_sessions(conn, farm, source, sim.sessions)
+            herd = Herd(farm, source, "Europe/Rome")
+            add_treatment(conn, herd, cow, onset, "Mastite clinica")
+            add_treatment(conn, herd, cow, onset + timedelta(days=2), "MASTITE")
+            add_treatment(conn, herd, lame, onset, "Zoppia")
+            alert = _alert(conn, farm, source, sim, int(later.index[0]))
+            _change(conn, farm, alert, "new", "acknowledged")
+            cases = case_labels(conn)
+            mine = cases[cases["tenant_id"] == farm]
+            assert mine[["animal_id", "label"]].values.tolist() == [[cow, "acknowledged"]]
+            assert mine["anchor"].iloc[0] == onset and mine["alert_id"].isna().all()
+            data = load_feedback(conn)
+        finally:
+            conn.execute("DELETE FROM tenants WHERE tenant_id = %s", [farm])
+    positive = data.positive & (data.animal == f"{farm}/{cow}")
+    assert positive.any()
+    at = onset.timestamp()
+    assert (data.seconds[positive] <= at).all() and (data.seconds[positive] >= at - 48 * 3600).all()
+    assert not (data.animal == f"{farm}/{lame}").any()
+    assert "treated cases" in data.description[0]
 
 
 def test_feedback_counts_in_training(db_url: str, feedback_farm: Any) -> None:

@@ -19,6 +19,7 @@ import pytest
 import sqlalchemy as sa
 
 from pecus.agent import delpro
+from pecus.ai.cases import DEFAULT_PATTERNS, Treatment, mastitis_cases
 from pecus.ai.scoring import read_sessions
 from pecus.ai.simulate import (
     SEVERITIES,
@@ -30,7 +31,9 @@ from pecus.ai.simulate import (
     write_delpro,
     write_files,
 )
+from pecus.ai.simulate import treatments as treatments_module
 from pecus.ai.simulate.farm import _Farm
+from pecus.ai.simulate.treatments import language, treatments
 from pecus.contract.session import SESSION_COLUMNS, MilkingSession
 from tests.support.pg import fresh_database
 
@@ -220,6 +223,18 @@ def test_written_to_each_source_dialect_as_delpro_stores_it(
     rest = append_milkings(url, count=10**6)
     assert rest.exhausted and rest.last_oid == len(sim.sessions)
     assert append_milkings(url, count=1).rows == 0
+    # The farmer's treatments, up to the last milking, as DelPro stores them (local times).
+    due = treatments(sim)
+    due = due[due["started_at"] <= sim.sessions["ended_at"].iloc[-1]]
+    engine = delpro_engine(url)
+    with engine.connect() as conn:
+        t = delpro.HistoryAnimalTreatment.c
+        stored = conn.execute(sa.select(t.OID, t.TreatStartDate, t.DiagnosesName).order_by(t.OID)).all()
+    engine.dispose()
+    assert len(stored) == len(due) > 0
+    assert [(r[0], r[1], r[2]) for r in stored] == [
+        (int(r.OID), r.TreatStartDate.to_pydatetime(), r.DiagnosesName) for r in due.itertuples()
+    ]
 
 
 def test_calvings_in_appended_milkings_get_their_lactation(tmp_path: Path) -> None:
@@ -302,3 +317,71 @@ def test_simulate_command_writes_the_three_outputs(tmp_path: Path) -> None:
         capture_output=True, text=True, check=False,
     )  # fmt: skip
     assert bad.returncode != 0 and "unknown time zone" in bad.stderr + bad.stdout
+
+
+@pytest.mark.parametrize(
+    ("zone", "mastitis", "lameness"),
+    [("Europe/Rome", "Mastite clinica", "Zoppia"), ("Europe/Berlin", "Euterentzündung akut", "Lahmheit"),
+     ("America/Chicago", "Clinical mastitis", "Lameness")],
+)  # fmt: skip
+def test_treatments_are_the_cases_in_the_farms_language(
+    tmp_path: Path, zone: str, mastitis: str, lameness: str
+) -> None:
+    """Written treatments give back exactly the cases diagnosed by the written history (repeats
+    collapse, lameness and metritis do not count); the live robot's appends bring the later ones."""
+    url = f"sqlite:///{tmp_path / 'delpro.sqlite'}"
+    sim = simulate(
+        SimulationConfig(120, 90, 3, START, FarmParams(time_zone=zone), future_days=10, emerging_cases=2)
+    )
+    write_delpro(sim, url)
+
+    def cases_in_delpro() -> tuple[list[tuple[str, datetime]], pd.DataFrame]:
+        engine = delpro_engine(url)
+        with engine.connect() as conn:
+            t, a = delpro.HistoryAnimalTreatment.c, delpro.BasicAnimal.c
+            rows = conn.execute(
+                sa.select(a.Number, t.TreatStartDate, t.DiagnosesName, t.OID, t.LactationNumber)
+                .join(delpro.BasicAnimal, t.Animal == a.OID)
+                .order_by(t.OID)
+            ).all()
+        engine.dispose()
+        frame = pd.DataFrame(rows, columns=["animal", "local", "diagnosis", "oid", "lactation"])
+        found = mastitis_cases(
+            [Treatment(str(r.animal), r.local.replace(tzinfo=ZoneInfo(zone)).astimezone(UTC), r.diagnosis)
+             for r in frame.itertuples()],
+            DEFAULT_PATTERNS,
+        )  # fmt: skip
+        return [(c.animal_id, c.onset) for c in found], frame
+
+    def expected(until: pd.Timestamp) -> list[tuple[str, datetime]]:
+        due = sim.cases[sim.cases["diagnosed_at"] + pd.Timedelta(minutes=30) <= until]
+        return sorted(
+            ((str(c.animal_id), (c.diagnosed_at + pd.Timedelta(minutes=30)).floor("min").to_pydatetime())
+             for c in due.itertuples()),
+            key=lambda x: (x[1], x[0]),
+        )  # fmt: skip
+
+    found, frame = cases_in_delpro()
+    cutoff = sim.history_end
+    assert 0 < len(found) < len(sim.cases)  # the farm has cases in its future too
+    assert found == expected(cutoff)
+    assert set(frame["diagnosis"]) == {mastitis, lameness, treatments_module.NAMES[language(zone)][2]}
+    assert (frame["diagnosis"] == mastitis).sum() > len(found)  # some repeat treatments
+    assert frame["oid"].tolist() == list(range(1, len(frame) + 1))
+    assert frame["local"].is_monotonic_increasing and frame["lactation"].notna().mean() > 0.9
+    assert pd.Timestamp(frame["local"].max()).tz_localize(zone) <= cutoff
+
+    append_milkings(url, count=10**6)
+    found, frame = cases_in_delpro()
+    assert found == expected(sim.sessions["ended_at"].iloc[-1])
+    assert len(found) == len(sim.cases[sim.cases["diagnosed_at"] < sim.sessions["ended_at"].iloc[-1]])
+    assert frame["oid"].tolist() == list(range(1, len(frame) + 1))
+
+
+def test_treatments_are_reproducible_and_leave_the_cached_farm_alone() -> None:
+    config = SimulationConfig(30, 20, 9, START)
+    sim = simulate(config)  # cached per process: shared with every later caller
+    cases = sim.cases.copy()
+    first, again = treatments(sim), treatments(_Farm(config).run())
+    pd.testing.assert_frame_equal(first, again)
+    pd.testing.assert_frame_equal(sim.cases, cases)

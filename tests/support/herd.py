@@ -19,7 +19,7 @@ from pecus.cloud.farms import create_farm
 COPY_COLUMNS = (
     "tenant_id", "source_id", "transaction_id", "unit", "animal_id", "started_at", "ended_at", "yield_kg",
     "conductivity_avg", "conductivity_lf", "conductivity_rf", "conductivity_lr", "conductivity_rr",
-    "blood_avg", "flow_avg", "lactation_number", "days_in_milk",
+    "blood_avg", "flow_avg", "lactation_number", "days_in_milk", "mdi",
 )  # fmt: skip
 METRICS = ("conductivity_avg", "conductivity_lf", "conductivity_rf", "conductivity_lr", "conductivity_rr",
            "blood_avg", "flow_avg")  # fmt: skip
@@ -65,6 +65,7 @@ def milking(
         **{m: None for m in METRICS},
         "lactation_number": 2,
         "days_in_milk": 100,
+        "mdi": None,
     }
     row.update(values)
     herd.next_id += 1
@@ -135,6 +136,21 @@ def add_alert(
         [herd.farm_id, session["animal_id"], session["unit"], herd.source_id, session["transaction_id"], risk,
          level, status, created_at],
     ).fetchone()  # fmt: skip
+    assert row is not None
+    return int(row[0])
+
+
+def add_treatment(
+    conn: psycopg.Connection[Any], herd: Herd, animal: str, started_at: datetime, diagnosis: str
+) -> int:
+    """A treatment as the agent syncs it from DelPro's HistoryAnimalTreatment; returns its id."""
+    row = conn.execute(
+        "INSERT INTO treatments (tenant_id, source_id, treatment_id, animal_id, lactation_number, started_at,"
+        " duration_days, diagnosis, treatment)"
+        " SELECT %s, %s, coalesce(max(treatment_id), 0) + 1, %s, 2, %s, 3, %s, 'Synulox'"
+        " FROM treatments WHERE tenant_id = %s RETURNING treatment_id",
+        [herd.farm_id, herd.source_id, animal, started_at, diagnosis, herd.farm_id],
+    ).fetchone()
     assert row is not None
     return int(row[0])
 

@@ -24,6 +24,9 @@ from pecus.ai.simulate.farm import FarmSimulation
 log = logging.getLogger(__name__)
 
 WINDOW_H = 48.0
+# Sessions from 7 days before to 14 days after a diagnosis belong to its case (not healthy).
+CASE_BEFORE_H = 7 * 24.0
+CASE_AFTER_H = 14 * 24.0
 
 
 @dataclass

@@ -7,9 +7,13 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pecus.ai.model import MastitisModel, resolve, save
 from pecus.ai.training import Evaluation, TrainingPlan, TrainingResult, evaluate_model, train_model
+
+if TYPE_CHECKING:
+    from pecus.cloud.schemas.accuracy import FieldAccuracy
 
 log = logging.getLogger(__name__)
 
@@ -100,6 +104,32 @@ def evaluate(
         card.parent.mkdir(parents=True, exist_ok=True)
         write_card(chosen, evaluation, card)
     return chosen, evaluation
+
+
+def field_report(farm: str, *, days: int, database_url: str | None = None) -> FieldAccuracy:
+    """The field accuracy report of a farm (id or exact name), as the operator (no RLS).
+    LookupError when there is no such farm."""
+    import asyncio
+
+    from psycopg import AsyncConnection
+
+    from pecus.ai.field_accuracy import field_accuracy
+    from pecus.cloud.auth.users import find_farm
+    from pecus.cloud.database import CONNECT_OPTIONS, connect
+    from pecus.cloud.database import database_url as default_url
+
+    url = database_url or default_url()
+    with connect(url) as conn:
+        farm_id = find_farm(conn, farm)
+
+    async def run() -> FieldAccuracy:
+        async with await AsyncConnection.connect(url, **CONNECT_OPTIONS) as conn:
+            report = await field_accuracy(conn, farm_id, days)
+        if report is None:  # deleted between the two statements
+            raise LookupError(f"no farm with id {farm_id}")
+        return report
+
+    return asyncio.run(run())
 
 
 def score(*, source: Path, target: Path, model: str | None = None) -> tuple[MastitisModel, int, int]:

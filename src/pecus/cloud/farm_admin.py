@@ -61,7 +61,7 @@ async def get_settings(conn: AsyncConnection[Any], farm_id: uuid.UUID) -> FarmSe
     rows = await _rows(
         conn,
         "SELECT tenant_id AS farm_id, name, time_zone, alert_threshold, critical_threshold,"
-        " quiet_hours_start, quiet_hours_end, stale_after_minutes, digest_hours"
+        " quiet_hours_start, quiet_hours_end, stale_after_minutes, digest_hours, mastitis_patterns"
         " FROM public.tenants WHERE tenant_id = %s",
         [farm_id],
     )

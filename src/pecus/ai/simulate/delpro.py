@@ -35,6 +35,7 @@ from sqlalchemy import (
 from pecus.agent import delpro
 from pecus.ai.simulate.farm import FarmSimulation, simulate
 from pecus.ai.simulate.params import QUARTERS, SimulationConfig
+from pecus.ai.simulate.treatments import treatments
 
 _bookkeeping = MetaData()
 PecusSimulation = Table(
@@ -82,6 +83,7 @@ def write_delpro(sim: FarmSimulation, url: str) -> int:
             _insert(conn, delpro.BasicAnimal, _animal_rows(sim))
             cutoff = sim.history_end if rows == 0 else sim.sessions["ended_at"].iloc[rows - 1]
             _sync_lactations(conn, sim, max(cutoff, sim.history_end))
+            _sync_treatments(conn, sim, max(cutoff, sim.history_end))
             _insert_sessions(conn, sim, 0, rows, first_oid=1)
             conn.execute(PecusSimulation.delete())
             conn.execute(
@@ -104,6 +106,7 @@ def append_milkings(url: str, *, until: datetime | None = None, count: int | Non
         raise ValueError("until must be timezone-aware")
     engine = engine_for(url)
     try:
+        delpro.HistoryAnimalTreatment.create(engine, checkfirst=True)  # a farm written before treatments
         with engine.begin() as conn:
             state = conn.execute(select(PecusSimulation.c.Config, PecusSimulation.c.RowsWritten)).first()
             if state is None:
@@ -125,6 +128,7 @@ def append_milkings(url: str, *, until: datetime | None = None, count: int | Non
                 return AppendResult(0, None, None, None, done >= total)
             max_oid = conn.execute(select(func.max(delpro.SessionMilkYield.c.OID))).scalar() or 0
             _sync_lactations(conn, sim, sim.sessions["ended_at"].iloc[stop - 1])
+            _sync_treatments(conn, sim, sim.sessions["ended_at"].iloc[stop - 1])
             _insert_sessions(conn, sim, done, stop, first_oid=max_oid + 1)
             conn.execute(update(PecusSimulation).values(RowsWritten=stop))
             last = sim.sessions["ended_at"].iloc[stop - 1].to_pydatetime()
@@ -214,6 +218,17 @@ def _sync_lactations(conn: Connection, sim: FarmSimulation, cutoff: pd.Timestamp
         conn.execute(
             update(lac).where(lac.c["OID"] == int(row.OID)).values(EndDate=row.EndDate.to_pydatetime())
         )
+
+
+def _sync_treatments(conn: Connection, sim: FarmSimulation, cutoff: pd.Timestamp) -> None:
+    """The farmer's treatments recorded by `cutoff` that are not written yet (OIDs in time order)."""
+    table = delpro.HistoryAnimalTreatment
+    done = conn.execute(select(func.max(table.c.OID))).scalar() or 0
+    rows = treatments(sim)
+    new = rows[(rows["OID"] > done) & (rows["started_at"] <= cutoff)]
+    columns = ("OID", "Animal", "LactationNumber", "TreatStartDate", "DurationInDays", "DiagnosesName",
+               "TreatmentName")  # fmt: skip
+    _insert(conn, table, {c: new[c] for c in columns})
 
 
 def _insert_sessions(conn: Connection, sim: FarmSimulation, start: int, stop: int, first_oid: int) -> None:

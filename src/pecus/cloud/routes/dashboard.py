@@ -1,4 +1,5 @@
-"""The dashboard's read endpoints: `/api/v1/farms/{farm_id}/overview`, `/cows`, `/cows/{animal}/series`.
+"""The dashboard's read endpoints: `/api/v1/farms/{farm_id}/overview`, `/cows`, `/cows/{animal}/series`,
+`/accuracy`.
 
 A farm or cow the caller cannot see is 404, never 403, so ids of other farms do not leak."""
 
@@ -9,11 +10,13 @@ from typing import Annotated, Literal, TypeVar
 
 from fastapi import APIRouter, Depends, Path, Query, Request
 
+from pecus.ai import field_accuracy
 from pecus.cloud import dashboard
 from pecus.cloud.auth.http import Claims, as_user, current_claims
 from pecus.cloud.dashboard import CowQuery
 from pecus.cloud.errors import ApiError, ErrorBody
 from pecus.cloud.schemas import NO_NUL
+from pecus.cloud.schemas.accuracy import FieldAccuracy
 from pecus.cloud.schemas.dashboard import CowPage, CowSeries, CowSort, FarmOverview
 
 router = APIRouter(prefix="/api/v1/farms/{farm_id}", tags=["dashboard"])
@@ -71,3 +74,21 @@ async def series(
     """One cow's milkings, her days and the herd's average day, and her alerts: the cow page's charts."""
     async with as_user(request, claims) as conn:
         return _found(await dashboard.series(conn, farm_id, animal_id, days), "cow")
+
+
+@router.get("/accuracy", response_model=FieldAccuracy, responses=ERRORS)
+async def accuracy(
+    farm_id: FarmId,
+    request: Request,
+    claims: Claims = Depends(current_claims),
+    days: int = Query(
+        field_accuracy.DEFAULT_DAYS,
+        ge=1,
+        le=field_accuracy.MAX_DAYS,
+        description="Local days back, today included.",
+    ),
+) -> FieldAccuracy:
+    """The field accuracy report: the model, the rule baseline and DelPro's MDi on the farm's own
+    treated mastitis cases (definitions: docs/ai-engine.md, "Field accuracy")."""
+    async with as_user(request, claims) as conn:
+        return _found(await field_accuracy.field_accuracy(conn, farm_id, days))

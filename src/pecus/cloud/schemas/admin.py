@@ -7,7 +7,7 @@ import uuid
 from datetime import datetime, time
 from typing import Annotated
 
-from pydantic import AfterValidator, BaseModel, Field, ValidationInfo, field_validator
+from pydantic import AfterValidator, BaseModel, Field, StringConstraints, ValidationInfo, field_validator
 
 from pecus.cloud.schemas import REQUEST, NoNul, text
 from pecus.cloud.schemas.auth import Role
@@ -22,6 +22,10 @@ def _local_time(value: time | None) -> time | None:
 
 
 LocalTime = Annotated[time | None, AfterValidator(_local_time)]
+
+# A word of the farm's diagnosis names meaning clinical mastitis (matched as a case- and
+# accent-insensitive substring): blanks around it are dropped, one letter would match too much.
+MastitisPattern = Annotated[str, StringConstraints(strip_whitespace=True, min_length=2, max_length=60), NoNul]
 
 
 class NotificationTarget(BaseModel):
@@ -54,6 +58,9 @@ class FarmSettings(BaseModel):
     digest_hours: int | None = Field(
         description="Non-critical alerts go out as one digest every this many hours; null: one by one."
     )
+    mastitis_patterns: list[str] = Field(
+        description="Diagnosis names containing one of these (any case, any accents) are clinical mastitis."
+    )
     notification_targets: list[NotificationTarget]
 
 
@@ -69,8 +76,9 @@ class FarmSettingsUpdate(BaseModel):
     quiet_hours_end: LocalTime = None
     stale_after_minutes: Annotated[int, Field(gt=0, le=10_080)] | None = None
     digest_hours: Annotated[int, Field(ge=1, le=168)] | None = None
+    mastitis_patterns: Annotated[list[MastitisPattern], Field(min_length=1, max_length=50)] | None = None
 
-    @field_validator("name", "stale_after_minutes")
+    @field_validator("name", "stale_after_minutes", "mastitis_patterns")
     @classmethod
     def _not_null(cls, value: object, info: ValidationInfo) -> object:
         # Runs only on values sent: an explicit null, not a field left out.
