@@ -36,7 +36,7 @@ export function SettingsPage() {
           <AlertSettings key={settings.data.farm_id} settings={settings.data} editable={owner} />
           {settings.data.mastitis_patterns && (
             <MastitisNames
-              key={settings.data.farm_id}
+              key={`mastitis-${settings.data.farm_id}`}
               settings={settings.data}
               patterns={settings.data.mastitis_patterns}
               editable={owner}
