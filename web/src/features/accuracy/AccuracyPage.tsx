@@ -17,7 +17,7 @@ import { formatLead, orderDetectors, PERIODS, periodFromParams, warningOf } from
 function HowWeCount() {
   const { t } = useTranslation();
   return (
-    <details className="panel how-we-count">
+    <details className="panel how-we-count" open>
       <summary>{t('accuracy.howTitle')}</summary>
       <ul>
         <li>{t('accuracy.howCase')}</li>
@@ -91,6 +91,7 @@ function CaseList({ report }: { report: FieldAccuracy }) {
   if (report.cases.length === 0) {
     return <p className="muted">{t('accuracy.noCases')}</p>;
   }
+  // On a phone each row becomes a card labelled from data-label: short labels fit its label column.
   return (
     <table className="table table-cards" data-testid="case-table">
       <caption className="visually-hidden">{t('accuracy.casesCaption')}</caption>
@@ -111,7 +112,7 @@ function CaseList({ report }: { report: FieldAccuracy }) {
                 {c.animal_id}
               </Link>
             </th>
-            <td data-label={t('accuracy.onset')}>{formatDateTime(c.onset, report.time_zone, lang)}</td>
+            <td data-label={t('accuracy.onsetShort')}>{formatDateTime(c.onset, report.time_zone, lang)}</td>
             <td data-label={t('accuracy.diagnosis')}>{c.diagnoses.join(', ') || '—'}</td>
             <td data-label={t('accuracy.treatments')}>{c.treatments}</td>
             <td data-label={t('accuracy.whoWarned')}>
@@ -157,7 +158,7 @@ function DiagnosisTable({ report }: { report: FieldAccuracy }) {
                 {d.diagnosis}
               </th>
               <td data-label={t('accuracy.treatments')}>{d.treatments}</td>
-              <td data-label={t('accuracy.countedAsMastitis')}>
+              <td data-label={t('accuracy.countedShort')}>
                 <span className={`badge ${d.mastitis ? 'counted-yes' : 'counted-no'}`}>
                   {d.mastitis ? t('accuracy.yes') : t('accuracy.no')}
                 </span>
