@@ -288,7 +288,7 @@ export interface FarmSettings {
   quiet_hours_end: string | null;
   stale_after_minutes: number;
   notification_targets: NotificationTarget[];
-  /** Diagnosis names that count as clinical mastitis (matched against DelPro's treatments); absent
+  /** Diagnosis names containing one of these (any case, any accents) are clinical mastitis; absent
    * from an API older than the treatments release, and then not shown. */
   mastitis_patterns?: string[];
 }
@@ -332,13 +332,13 @@ export type Detector = 'model' | 'rules' | 'mdi';
 
 export interface DetectorAccuracy {
   detector: Detector;
-  /** False when it has nothing to judge (no MDi in the milkings). */
+  /** False when it has nothing to judge (mdi: no MDi; rules: neither quarter conductivity nor MDi). */
   available: boolean;
   cases: number;
   cases_warned: number;
   /** cases_warned / cases; null without cases. */
   sensitivity: number | null;
-  /** Median hours from the first warning to the onset. */
+  /** Median over warned cases of the hours from the warning alert's start to the onset. */
   lead_hours_median: number | null;
   /** Cases warned at least 24 h before the onset. */
   warned_24h: number;
@@ -346,11 +346,13 @@ export interface DetectorAccuracy {
   alerts_without_case: number;
   /** Of alerts_without_case, those the farmer marked false positive. */
   confirmed_false: number;
+  /** alerts_without_case per 1,000 healthy milkings; null without milkings. */
   false_alerts_per_1000_milkings: number | null;
 }
 
 export interface CaseWarning {
   detector: Detector;
+  /** Start of the warning alert; null: not warned. */
   first_warned_at: string | null;
   lead_hours: number | null;
 }
@@ -361,6 +363,7 @@ export interface FieldCase {
   onset: string;
   treatments: number;
   diagnoses: string[];
+  /** One per detector. */
   warnings: CaseWarning[];
 }
 
@@ -377,6 +380,9 @@ export interface FieldAccuracy {
   from_day: string;
   to_day: string;
   milkings: number;
+  /** Milkings with no case onset from 14 days before to 7 days after them (false alerts' base). */
+  healthy_milkings: number;
+  /** The farm's mastitis_patterns the report used. */
   patterns: string[];
   treatments: number;
   /** Every diagnosis name seen, most used first. */

@@ -139,6 +139,7 @@ export function fieldAccuracy(over: Partial<FieldAccuracy> = {}): FieldAccuracy 
     from_day: '2026-01-01',
     to_day: '2026-03-31',
     milkings: 0,
+    healthy_milkings: 0,
     patterns: ['mastitis', 'mastite', 'euterentzündung', 'uierontsteking', 'mammite'],
     treatments: 0,
     diagnoses: [],

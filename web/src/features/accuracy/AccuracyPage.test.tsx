@@ -31,6 +31,7 @@ async function serve(answer: (days: string | null) => Reply) {
 
 const REPORT: FieldAccuracy = fieldAccuracy({
   milkings: 25_000,
+  healthy_milkings: 24_000,
   treatments: 5,
   diagnoses: [
     { diagnosis: 'Mastite clinica', treatments: 3, mastitis: true },
@@ -99,7 +100,7 @@ describe('field accuracy page', () => {
     expect(within(model).getByText('Typical warning time (median)').nextSibling).toHaveTextContent('31 h');
     expect(within(model).getByText('False alerts (no case followed)').nextSibling).toHaveTextContent('3');
     expect(within(model).getByText('Of these, marked false positive by you').nextSibling).toHaveTextContent('2');
-    expect(within(model).getByText('False alerts per 1,000 milkings').nextSibling).toHaveTextContent('0.1');
+    expect(within(model).getByText('False alerts per 1,000 milkings of healthy cows').nextSibling).toHaveTextContent('0.1');
     expect(screen.getByTestId('detector-rules')).toHaveTextContent('0%');
     expect(screen.getByTestId('detector-mdi')).toHaveTextContent('Not available');
     expect(screen.getByTestId('detector-mdi')).toHaveTextContent('The milkings from DelPro carry no MDi value.');
@@ -119,7 +120,7 @@ describe('field accuracy page', () => {
     const names = within(screen.getByTestId('diagnosis-table')).getAllByRole('row').slice(1);
     expect(names.map((r) => r.textContent)).toEqual(['Mastite clinica3Yes', 'Zoppia2No']);
     const hint = screen.getByTestId('names-hint');
-    expect(hint).toHaveTextContent('matches one of: mastitis, mastite, euterentzündung, uierontsteking, mammite.');
+    expect(hint).toHaveTextContent('contains one of: mastitis, mastite, euterentzündung, uierontsteking, mammite.');
     expect(within(hint).getByRole('link', { name: 'Add a name in Settings.' })).toHaveAttribute(
       'href',
       `/farms/${FARM.farm_id}/settings#mastitis-names`,

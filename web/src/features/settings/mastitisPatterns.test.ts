@@ -17,11 +17,15 @@ describe('mastitis diagnosis names', () => {
     expect(addPattern([], '🐄'.repeat(31))).toEqual({ patterns: ['🐄'.repeat(31)] });
   });
 
-  it('refuses a name already in the list, whatever its case', () => {
+  it('refuses a name already in the list, whatever its case and accents', () => {
     expect(addPattern(['Mastite'], 'mastite')).toEqual({ error: { code: 'duplicate', name: 'mastite' } });
     expect(addPattern(['Euterentzündung'], 'EUTERENTZÜNDUNG')).toEqual({
       error: { code: 'duplicate', name: 'EUTERENTZÜNDUNG' },
     });
+    expect(addPattern(['euterentzündung'], 'Euterentzundung')).toEqual({
+      error: { code: 'duplicate', name: 'Euterentzundung' },
+    });
+    expect(addPattern(['mastite'], 'mastité')).toEqual({ error: { code: 'duplicate', name: 'mastité' } });
   });
 
   it('refuses a 51st name', () => {

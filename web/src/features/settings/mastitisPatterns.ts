@@ -16,7 +16,9 @@ export type PatternError =
   | { code: 'duplicate'; name: string }
   | { code: 'nul'; name: string };
 
-const same = (a: string, b: string): boolean => a.toLocaleLowerCase() === b.toLocaleLowerCase();
+/** The API compares names without case and accents ("Mastité" is "mastite"): so does the duplicate check. */
+const fold = (name: string): string => name.normalize('NFKD').replace(/\p{M}/gu, '').toLowerCase();
+const same = (a: string, b: string): boolean => fold(a) === fold(b);
 
 /** What is wrong with one name, alone (its length, a NUL PostgreSQL cannot store), or null. */
 function nameError(name: string): PatternError | null {
