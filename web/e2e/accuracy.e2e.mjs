@@ -56,7 +56,7 @@ test('the owner adds a mastitis diagnosis name, finds it after a reload, and rem
   await checkAccessibility(page, 'settings with mastitis names');
   await panel.getByLabel('Add a name').fill(NEW_NAME);
   await panel.getByRole('button', { name: 'Add name' }).click();
-  await panel.getByRole('button', { name: 'Save' }).click();
+  await panel.getByRole('button', { name: 'Save names' }).click();
   await panel.getByText('Saved.').waitFor();
 
   await page.reload();
@@ -72,7 +72,7 @@ test('the owner adds a mastitis diagnosis name, finds it after a reload, and rem
   await page.goto(`${BASE}/farms/${FARM_A}/settings`);
   await page.getByRole('button', { name: `Remove ${NEW_NAME}` }).click();
   const again = page.getByRole('region', { name: 'Mastitis diagnosis names' });
-  await again.getByRole('button', { name: 'Save' }).click();
+  await again.getByRole('button', { name: 'Save names' }).click();
   await again.getByText('Saved.').waitFor();
   await page.reload();
   await page.getByTestId('mastitis-names').waitFor();

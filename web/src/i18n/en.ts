@@ -268,6 +268,7 @@ export const en = {
       newName: 'Add a name',
       placeholder: 'e.g. clinical mastitis',
       add: 'Add name',
+      save: 'Save names',
       restore: 'Restore the defaults',
       unsaved: 'Not saved yet.',
       emptyList: 'No name left: keep at least one.',

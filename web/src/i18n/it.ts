@@ -271,6 +271,7 @@ export const it: Messages = {
       newName: 'Aggiungi un nome',
       placeholder: 'es. mastite clinica',
       add: 'Aggiungi nome',
+      save: 'Salva i nomi',
       restore: 'Ripristina i predefiniti',
       unsaved: 'Non ancora salvato.',
       emptyList: 'Nessun nome rimasto: tenetene almeno uno.',

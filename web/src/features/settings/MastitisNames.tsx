@@ -121,7 +121,7 @@ export function MastitisNames({
           </form>
           <div className="button-row form-footer">
             <button type="button" className="button button-primary" disabled={save.isPending} onClick={submit}>
-              {t('settings.save')}
+              {t('settings.mastitis.save')}
             </button>
             <button
               type="button"
