@@ -9,7 +9,7 @@ import reactHooks from 'eslint-plugin-react-hooks';
 import globals from 'globals';
 import tseslint from 'typescript-eslint';
 
-const FEATURES = ['herd', 'cow', 'alerts', 'settings', 'auth'];
+const FEATURES = ['herd', 'cow', 'alerts', 'accuracy', 'settings', 'auth'];
 
 export const boundaryZones = [
   ...FEATURES.map((feature) => ({

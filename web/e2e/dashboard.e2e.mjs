@@ -134,12 +134,13 @@ test('settings page for the owner: threshold, notification target, agent key', a
   await checkAccessibility('settings');
 
   await page.getByLabel('Alert from risk (%)').fill('60');
-  await page.getByRole('button', { name: 'Save' }).click();
+  // Exact names: the mastitis names panel has its own "Save names" and "Add name" buttons.
+  await page.getByRole('button', { name: 'Save', exact: true }).click();
   await page.getByText('Saved.', { exact: true }).waitFor();
 
   await page.getByLabel('Name', { exact: true }).fill('Office e-mail');
   await page.getByLabel('Address (apprise URL)').fill('mailtos://vet:s3cret-pass@mail.example.it');
-  await page.getByRole('button', { name: 'Add' }).first().click();
+  await page.getByRole('button', { name: 'Add', exact: true }).first().click();
   const target = page.locator('.list-row').filter({ hasText: 'Office e-mail' });
   await target.waitFor();
   assert.doesNotMatch(await target.innerText(), /s3cret-pass/, 'the secret of a notification target is shown');

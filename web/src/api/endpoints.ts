@@ -10,6 +10,7 @@ import type {
   CowPage,
   CowQuery,
   CowSeries,
+  FieldAccuracy,
   FarmOverview,
   FarmSettings,
   FarmSettingsUpdate,
@@ -35,6 +36,8 @@ export const queryKeys = {
   settings: (farmId: string) => ['farm', farmId, 'settings'] as const,
   agentKeys: (farmId: string) => ['farm', farmId, 'agent-keys'] as const,
   members: (farmId: string) => ['farm', farmId, 'members'] as const,
+  accuracy: (farmId: string) => ['farm', farmId, 'accuracy'] as const,
+  accuracyReport: (farmId: string, days: number) => ['farm', farmId, 'accuracy', days] as const,
 };
 
 export const getMe = (signal?: AbortSignal): Promise<Me> => api<Me>('/me', { signal });
@@ -67,6 +70,10 @@ export const getSettings = (farmId: string, signal?: AbortSignal): Promise<FarmS
 
 export const updateSettings = (farmId: string, update: FarmSettingsUpdate): Promise<FarmSettings> =>
   api<FarmSettings>(`${farm(farmId)}/settings`, { method: 'PATCH', body: update });
+
+/** The field accuracy report over the last `days` days (the farm's treated cases vs the alerts). */
+export const getAccuracy = (farmId: string, days: number, signal?: AbortSignal): Promise<FieldAccuracy> =>
+  api<FieldAccuracy>(`${farm(farmId)}/accuracy`, { query: { days }, signal });
 
 export const addNotificationTarget = (farmId: string, body: NotificationTargetCreate): Promise<NotificationTarget> =>
   api<NotificationTarget>(`${farm(farmId)}/notification-targets`, { method: 'POST', body });

@@ -288,6 +288,9 @@ export interface FarmSettings {
   quiet_hours_end: string | null;
   stale_after_minutes: number;
   notification_targets: NotificationTarget[];
+  /** Diagnosis names containing one of these (any case, any accents) are clinical mastitis; absent
+   * from an API older than the treatments release, and then not shown. */
+  mastitis_patterns?: string[];
 }
 
 export type FarmSettingsUpdate = Partial<
@@ -299,6 +302,7 @@ export type FarmSettingsUpdate = Partial<
     | 'quiet_hours_start'
     | 'quiet_hours_end'
     | 'stale_after_minutes'
+    | 'mastitis_patterns'
   >
 >;
 
@@ -320,4 +324,69 @@ export interface Member {
   email: string | null;
   role: Role;
   created_at: string;
+}
+
+// accuracy.py (the field accuracy report) ---------------------------------------------------------
+/** model: Pecus's alerts; rules: the simple rule baseline; mdi: DelPro's own MDi. */
+export type Detector = 'model' | 'rules' | 'mdi';
+
+export interface DetectorAccuracy {
+  detector: Detector;
+  /** False when it has nothing to judge (mdi: no MDi; rules: neither quarter conductivity nor MDi). */
+  available: boolean;
+  cases: number;
+  cases_warned: number;
+  /** cases_warned / cases; null without cases. */
+  sensitivity: number | null;
+  /** Median over warned cases of the hours from the warning alert's start to the onset. */
+  lead_hours_median: number | null;
+  /** Cases warned at least 24 h before the onset. */
+  warned_24h: number;
+  alerts: number;
+  alerts_without_case: number;
+  /** Of alerts_without_case, those the farmer marked false positive. */
+  confirmed_false: number;
+  /** alerts_without_case per 1,000 healthy milkings; null without milkings. */
+  false_alerts_per_1000_milkings: number | null;
+}
+
+export interface CaseWarning {
+  detector: Detector;
+  /** Start of the warning alert; null: not warned. */
+  first_warned_at: string | null;
+  lead_hours: number | null;
+}
+
+export interface FieldCase {
+  animal_id: string;
+  /** Start of the case's first treatment. */
+  onset: string;
+  treatments: number;
+  diagnoses: string[];
+  /** One per detector. */
+  warnings: CaseWarning[];
+}
+
+export interface DiagnosisCount {
+  diagnosis: string;
+  treatments: number;
+  /** Whether the farm's patterns count this name as clinical mastitis. */
+  mastitis: boolean;
+}
+
+export interface FieldAccuracy {
+  farm_id: string;
+  time_zone: string;
+  from_day: string;
+  to_day: string;
+  milkings: number;
+  /** Milkings with no case onset from 14 days before to 7 days after them (false alerts' base). */
+  healthy_milkings: number;
+  /** The farm's mastitis_patterns the report used. */
+  patterns: string[];
+  treatments: number;
+  /** Every diagnosis name seen, most used first. */
+  diagnoses: DiagnosisCount[];
+  cases: FieldCase[];
+  detectors: DetectorAccuracy[];
 }

@@ -15,6 +15,7 @@ const OverviewPage = lazy(() => import('../features/herd/OverviewPage'));
 const HerdListPage = lazy(() => import('../features/herd/HerdListPage'));
 const CowPage = lazy(() => import('../features/cow/CowPage'));
 const AlertsPage = lazy(() => import('../features/alerts/AlertsPage'));
+const AccuracyPage = lazy(() => import('../features/accuracy/AccuracyPage'));
 const SettingsPage = lazy(() => import('../features/settings/SettingsPage'));
 
 const client = makeQueryClient();
@@ -60,6 +61,7 @@ const router = createBrowserRouter([
             },
           },
           { path: 'alerts', element: <AlertsPage /> },
+          { path: 'accuracy', element: <AccuracyPage /> },
           { path: 'settings', element: <SettingsPage /> },
         ],
       },

@@ -26,6 +26,7 @@ export function AppShell({
     { to: base, label: t('nav.overview'), end: true },
     { to: `${base}/cows`, label: t('nav.herd'), end: false },
     { to: `${base}/alerts`, label: t('nav.alerts'), end: false },
+    { to: `${base}/accuracy`, label: t('nav.accuracy'), end: false },
     { to: `${base}/settings`, label: t('nav.settings'), end: false },
   ];
   return (

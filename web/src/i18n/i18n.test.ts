@@ -22,7 +22,7 @@ describe('languages', () => {
     });
     // Words that are the same in both languages.
     expect(same.sort()).toEqual(
-      ['cow.unit', 'reasons.engine.mdi', 'languages.en', 'languages.it', 'signIn.email', 'signIn.password', 'signals.mdi', 'overview.syncResult.ok'].sort(),
+      ['accuracy.detector.model', 'accuracy.leadHours', 'accuracy.no', 'cow.unit', 'reasons.engine.mdi', 'languages.en', 'languages.it', 'signIn.email', 'signIn.password', 'signals.mdi', 'overview.syncResult.ok'].sort(),
     );
   });
 

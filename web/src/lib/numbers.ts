@@ -6,11 +6,14 @@ export function formatNumber(value: number | null | undefined, lang: string, dig
   );
 }
 
-/** A 0–1 risk score as a whole percentage ("82 %"). */
-export function formatRisk(score: number | null | undefined, lang: string): string {
-  if (score === null || score === undefined) return '—';
-  return new Intl.NumberFormat(lang, { style: 'percent', maximumFractionDigits: 0 }).format(score);
+/** A 0–1 fraction as a whole percentage ("82 %"), or an em dash when there is none. */
+export function formatPercent(fraction: number | null | undefined, lang: string): string {
+  if (fraction === null || fraction === undefined || Number.isNaN(fraction)) return '—';
+  return new Intl.NumberFormat(lang, { style: 'percent', maximumFractionDigits: 0 }).format(fraction);
 }
+
+/** A 0–1 risk score as a whole percentage ("82 %"). */
+export const formatRisk = formatPercent;
 
 /** Relative change of `value` against `baseline` in percent, or null when it cannot be computed. */
 export function percentChange(value: number | null, baseline: number | null): number | null {

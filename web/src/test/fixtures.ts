@@ -1,4 +1,4 @@
-import type { Alert, CowDay, CowSeries, HerdDay, SessionPoint } from '../api/types';
+import type { Alert, CowDay, CowSeries, DetectorAccuracy, FieldAccuracy, HerdDay, SessionPoint } from '../api/types';
 
 export function day(d: string, over: Partial<CowDay> = {}): CowDay {
   return {
@@ -110,6 +110,41 @@ export function alert(id: number, over: Partial<Alert> = {}): Alert {
     reasons: [{ signal: 'conductivity_lf', value: 6.2, baseline: 5.1 }],
     note: null,
     created_at: '2026-03-31T03:10:00Z',
+    ...over,
+  };
+}
+
+export function detector(name: DetectorAccuracy['detector'], over: Partial<DetectorAccuracy> = {}): DetectorAccuracy {
+  return {
+    detector: name,
+    available: true,
+    cases: 0,
+    cases_warned: 0,
+    sensitivity: null,
+    lead_hours_median: null,
+    warned_24h: 0,
+    alerts: 0,
+    alerts_without_case: 0,
+    confirmed_false: 0,
+    false_alerts_per_1000_milkings: null,
+    ...over,
+  };
+}
+
+/** A field accuracy report with no treatments (the API's answer before DelPro sent any). */
+export function fieldAccuracy(over: Partial<FieldAccuracy> = {}): FieldAccuracy {
+  return {
+    farm_id: '11111111-1111-1111-1111-111111111111',
+    time_zone: 'Europe/Rome',
+    from_day: '2026-01-01',
+    to_day: '2026-03-31',
+    milkings: 0,
+    healthy_milkings: 0,
+    patterns: ['mastitis', 'mastite', 'euterentzündung', 'uierontsteking', 'mammite'],
+    treatments: 0,
+    diagnoses: [],
+    cases: [],
+    detectors: [detector('model'), detector('rules'), detector('mdi', { available: false })],
     ...over,
   };
 }

@@ -1,4 +1,5 @@
-// Farm settings: alert thresholds and quiet hours, notification targets, agent keys, members.
+// Farm settings: alert thresholds and quiet hours, mastitis diagnosis names, notification targets,
+// agent keys, members.
 // Everyone can read; only owners change anything (the API and RLS enforce it, the UI just follows).
 import { useQuery } from '@tanstack/react-query';
 import { useTranslation } from 'react-i18next';
@@ -9,6 +10,7 @@ import { ErrorState, Loading } from '../../components/StateViews';
 import { canManage, useFarm } from '../../lib/farm';
 import { AgentKeys } from './AgentKeys';
 import { AlertSettings } from './AlertSettings';
+import { MastitisNames } from './MastitisNames';
 import { Members } from './Members';
 import { NotificationTargets } from './NotificationTargets';
 
@@ -32,6 +34,14 @@ export function SettingsPage() {
       ) : (
         <div className="panels">
           <AlertSettings key={settings.data.farm_id} settings={settings.data} editable={owner} />
+          {settings.data.mastitis_patterns && (
+            <MastitisNames
+              key={`mastitis-${settings.data.farm_id}`}
+              settings={settings.data}
+              patterns={settings.data.mastitis_patterns}
+              editable={owner}
+            />
+          )}
           <NotificationTargets settings={settings.data} editable={owner} />
           {owner && <AgentKeys farmId={farm.farm_id} timeZone={farm.time_zone} />}
           <Members farmId={farm.farm_id} editable={owner} myUserId={me.user.id} />

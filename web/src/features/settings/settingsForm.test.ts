@@ -11,6 +11,7 @@ const SETTINGS: FarmSettings = {
   quiet_hours_end: '05:30:00',
   stale_after_minutes: 360,
   notification_targets: [],
+  mastitis_patterns: ['mastitis', 'mastite'],
 };
 
 describe('alert settings form', () => {
