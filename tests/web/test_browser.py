@@ -114,3 +114,14 @@ def test_alert_acknowledged_in_a_real_browser(stack: Stack) -> None:
         ).fetchall()
     assert [(c[0], c[1]) for c in changes] == [("new", "acknowledged")]
     assert changes[0][2] == "Checked at 5 am: hot quarter, vet called"
+
+
+def test_field_accuracy_in_a_real_browser(stack: Stack) -> None:
+    """The Field accuracy page renders the API's report (axe, 390 px); the owner adds a mastitis
+    diagnosis name, finds it after a reload, and removes it again."""
+    run_suite(stack, "accuracy.e2e.mjs")
+    with connect(stack.db_url) as conn:
+        row = conn.execute(
+            "SELECT mastitis_patterns FROM public.tenants WHERE tenant_id = %s", [stack.farm_a.farm_id]
+        ).fetchone()
+    assert row is not None and "mastite clinica e2e" not in row[0]
