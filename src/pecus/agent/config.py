@@ -22,8 +22,10 @@ from pydantic import (
     BaseModel,
     BeforeValidator,
     ConfigDict,
+    Discriminator,
     Field,
     SecretStr,
+    Tag,
     ValidationError,
     field_validator,
     model_validator,
@@ -141,6 +143,14 @@ class TreatmentMapping(BaseModel):
         return columns
 
 
+# A name or a table; the tags (dropped from error messages) make an error name only the one meant.
+Treatments = Annotated[
+    Annotated[Literal["auto", "delpro5", "delpro37", "off"], Tag("<named>")]
+    | Annotated[TreatmentMapping, Tag("<table>")],
+    Discriminator(lambda v: "<table>" if isinstance(v, dict | TreatmentMapping) else "<named>"),
+]
+
+
 class SourceConfig(BaseModel):
     """One local database the agent reads (normally the farm's DelPro)."""
 
@@ -153,7 +163,7 @@ class SourceConfig(BaseModel):
     mapping: TableMapping | None = None
     # "auto": DelPro 5.x's HistoryAnimalTreatment if the source has it, else DelPro 3.7's
     # DiagnosisTreatmentEvent, else none (not an error); or one named, or a table mapping.
-    treatments: Literal["auto", "delpro5", "delpro37", "off"] | TreatmentMapping = "auto"
+    treatments: Treatments = "auto"
     # The cow register (BasicAnimal: calvings, exits). "auto": when the source has DelPro's tables.
     animals: Literal["auto", "delpro", "off"] = "auto"
 
@@ -349,7 +359,7 @@ def _list_index(items: list[Any], key: str) -> int:
 
 
 def _describe(error: Any, origins: dict[str, str]) -> str:
-    dotted = ".".join(str(part) for part in error["loc"])
+    dotted = ".".join(str(part) for part in error["loc"] if not str(part).startswith("<"))
     where = re.sub(r"\.(\d+)", r"[\1]", dotted)
     kind, message = error["type"], error["msg"]
     if kind == "missing":
