@@ -65,8 +65,8 @@ def world(db_url: str) -> World:
         add_member(conn, c.farm_id, create_user(conn), "owner")
         for farm in (a, b, c):  # a row in the tables seed_farm leaves empty
             conn.execute(
-                "INSERT INTO treatments (tenant_id, source_id, treatment_id, animal_id, started_at, diagnosis)"
-                " VALUES (%s, %s, 1, %s, now(), 'Mastitis')",
+                "INSERT INTO treatments (tenant_id, source_id, treatment_id, animal_id, started_at,"
+                " diagnosis) VALUES (%s, %s, 1, %s, now(), 'Mastitis')",
                 [farm.farm_id, farm.source_id, farm.animals[0]],
             )
     return World(a, b, c, owner_a, viewer_a, farmer_a, vet_ab, owner_b)
