@@ -98,7 +98,10 @@ class Syncer:
             record.finished_at = datetime.now(UTC)
             self._record(record)
         seconds = (record.finished_at - record.started_at).total_seconds()
-        results = ", ".join(f"{s.source} {s.result}" for s in record.sources)
+        results = ", ".join(
+            f"{s.source}{'' if s.stream == 'sessions' else ' ' + s.stream} {s.result}"
+            for s in [*record.sources, *record.streams]
+        )
         (log.info if record.ok else log.error)(
             "sync cycle %s finished in %.1f s: %s", record.cycle_id, seconds, results
         )
