@@ -228,7 +228,7 @@ def test_an_older_cloud_skips_treatments_with_one_warning(
     assert [s.result for s in record.streams] == ["not_available", "not_available"]
     assert paths == ["/api/v1/sync/status", "/api/v1/ingest"]  # no treatment or animal upload
     warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
-    assert [w for w in warnings if "treatments" in w] == [
+    assert [w for w in warnings if "older" in w] == [
         "source delpro (treatments): the cloud is older than the treatments stream: treatments are not synced"
     ]
 

@@ -160,9 +160,9 @@ class Syncer:
                 lambda: self._treatments(cloud, status[0], cycle, treatments),
             )
         if config.animals != "off":
-            animals = SourceRecord(source=name, stream="animals", result="up_to_date")
-            cycle.streams.append(animals)
-            await _guarded(animals, f"{name} (animals)", lambda: self._animals(cloud, status[0], animals))
+            register = SourceRecord(source=name, stream="animals", result="up_to_date")
+            cycle.streams.append(register)
+            await _guarded(register, f"{name} (animals)", lambda: self._animals(cloud, status[0], register))
 
     async def _treatments(
         self, cloud: CloudClient, status: SyncStatus, cycle: CycleRecord, record: SourceRecord
@@ -192,10 +192,8 @@ class Syncer:
 
     async def _animals(self, cloud: CloudClient, status: SyncStatus, record: SourceRecord) -> None:
         name = record.source
-        if status.treatments_watermark is None:  # the same clouds lack /ingest/animals
-            _not_available(
-                record, log.warning, "the cloud is older than the animal register sync: not synced"
-            )
+        if status.treatments_watermark is None:  # the same clouds lack /ingest/animals (warned above)
+            _not_available(record, log.info, "the cloud is older than the animal register sync: not synced")
             return
         reader = self.source(name)
         try:
