@@ -141,7 +141,8 @@ def _check_treatments(config: AgentConfig, name: str) -> tuple[list[Finding], bo
             reader.close()
     except SourceError as exc:
         return [Finding("fail", f"{display}: {exc}")], False, None
-    return [Finding("ok", f"{display}: readable, highest id {highest}")], True, highest
+    found = "no treatments yet" if highest is None else f"highest id {highest}"
+    return [Finding("ok", f"{display}: readable, {found}")], True, highest
 
 
 def _watermark_finding(what: str, watermark: int, highest: int | None) -> Finding:
