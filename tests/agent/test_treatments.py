@@ -301,3 +301,34 @@ def test_check_compares_the_treatments_watermark_with_the_local_max(
     assert "source delpro treatments: cloud watermark 3, local highest id 3 (up to date)" in [
         f.text for f in after
     ]
+
+
+def test_the_api_going_away_mid_treatments_stops_the_cycle_and_the_next_resumes(
+    make_source_db: Any, make_agent: Any, cloud_url: str
+) -> None:
+    db: SourceDB = make_source_db("sqlite")
+    with db.engine.begin() as conn:
+        delpro_data.add_herd(conn)
+        delpro_data.add_sessions(conn, range(1, 4))
+        delpro_data.add_treatments(conn, range(1, 21))
+    with FaultProxy(cloud_url).running() as proxy:
+        proxy.plan(TREATMENTS, "pass", *[DROP] * 5)
+        agent = make_agent(db.source_settings(), {**db.source_settings(), "name": "second"}, url=proxy.url)
+        agent.write(max_batch_size=5)
+        record = agent.cycle()
+    assert (
+        record.sources[0].result == "up_to_date"
+        and stream(record, "treatments").result == "cloud_unreachable"
+    )
+    assert [s.stream for s in record.streams] == ["treatments"]  # the register was not tried
+    assert [(s.source, s.result) for s in record.sources][1] == ("second", "skipped")  # nor the next source
+    assert [r[0] for r in cloud_treatments(agent)] == list(range(1, 6))  # one batch before the outage
+    agent.write(cloud_url=cloud_url)
+    assert agent.cycle().ok
+    with connect(agent.db_url) as conn:
+        per_source = conn.execute(
+            "SELECT s.name, count(*), count(DISTINCT t.treatment_id) FROM treatments t"
+            " JOIN sources s USING (tenant_id, source_id) WHERE t.tenant_id = %s GROUP BY 1 ORDER BY 1",
+            [agent.farm.farm_id],
+        ).fetchall()
+    assert per_source == [("delpro", 20, 20), ("second", 20, 20)]
