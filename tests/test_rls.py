@@ -31,9 +31,12 @@ TABLES = [
     "alert_status_changes",
     "notifications",
     "sync_runs",
+    "treatments",
 ]
 
 UPDATABLE_COLUMN = {"alerts": "status"}
+# Written only by ingest (the service role): users have no write privilege at all, not even a policy.
+READ_ONLY = {"treatments"}
 
 
 @dataclass
@@ -60,6 +63,12 @@ def world(db_url: str) -> World:
         add_member(conn, b.farm_id, vet_ab, "vet")
         add_member(conn, b.farm_id, owner_b, "owner")
         add_member(conn, c.farm_id, create_user(conn), "owner")
+        for farm in (a, b, c):  # a row in the tables seed_farm leaves empty
+            conn.execute(
+                "INSERT INTO treatments (tenant_id, source_id, treatment_id, animal_id, started_at,"
+                " diagnosis) VALUES (%s, %s, 1, %s, now(), 'Mastitis')",
+                [farm.farm_id, farm.source_id, farm.animals[0]],
+            )
     return World(a, b, c, owner_a, viewer_a, farmer_a, vet_ab, owner_b)
 
 
@@ -106,6 +115,23 @@ async def test_each_table_shows_a_user_only_their_farms(
 async def test_each_table_refuses_writes_to_another_farm(
     pool: AsyncConnectionPool, world: World, table: str
 ) -> None:
+    if table in READ_ONLY:
+        for write in (
+            "UPDATE public.{t} SET tenant_id = tenant_id",
+            "DELETE FROM public.{t}",
+            "TRUNCATE public.{t}",
+        ):
+            with pytest.raises(psycopg.errors.InsufficientPrivilege, match="permission denied"):
+                async with user_transaction(pool, claims(world.owner_a)) as conn:
+                    await conn.execute(write.format(t=table))  # type: ignore[arg-type]
+        with pytest.raises(psycopg.errors.InsufficientPrivilege, match="permission denied"):
+            async with user_transaction(pool, claims(world.owner_a)) as conn:
+                await conn.execute(
+                    f"INSERT INTO public.{table} (tenant_id, source_id, treatment_id, animal_id, started_at,"  # type: ignore[arg-type]
+                    " diagnosis) VALUES (%s, %s, 99, '1', now(), 'x')",
+                    [world.a.farm_id, world.a.source_id],
+                )
+        return
     # Users may update only some columns of some tables (alerts: the status): try one they may.
     column = UPDATABLE_COLUMN.get(table, "tenant_id")
     async with user_transaction(pool, claims(world.owner_a)) as conn:

@@ -6,7 +6,7 @@ Every value is a function of the session's OID, so a test can compute what the c
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import (
@@ -158,3 +158,53 @@ PLAIN_MAPPING = {
     },
     "extra": ["Operator", "Kg"],
 }
+
+
+# --- treatments --------------------------------------------------------------------------------
+
+DIAGNOSES = {1: "Mastite clinica", 2: "Zoppia"}
+
+
+def treatment_row(oid: int) -> dict[str, Any]:
+    """DelPro 5.x: a treatment every 5 hours, mastitis for odd OIDs."""
+    return {
+        "OID": oid,
+        "Animal": oid % COWS + 1,
+        "LactationNumber": 2,
+        "TreatStartDate": START + timedelta(hours=5 * oid),
+        "DurationInDays": 3,
+        "DiagnosesName": DIAGNOSES[2 - oid % 2],
+        "TreatmentName": "Synulox",
+    }
+
+
+def add_treatments(conn: Connection, oids: Iterable[int]) -> list[int]:
+    oids = list(oids)
+    conn.execute(insert(delpro.HistoryAnimalTreatment), [treatment_row(oid) for oid in oids])
+    return oids
+
+
+def expected_treatment(oid: int, utc_offset_hours: int = 1) -> tuple[Any, ...]:
+    """What the cloud holds for treatment_row(oid) of a farm in Europe/Rome (winter: UTC+1)."""
+    row = treatment_row(oid)
+    started = (row["TreatStartDate"] - timedelta(hours=utc_offset_hours)).replace(tzinfo=UTC)
+    return (oid, str(100 + row["Animal"]), 2, started, 3, row["DiagnosesName"], "Synulox")
+
+
+def add_events37(conn: Connection, oids: Iterable[int]) -> list[int]:
+    """DelPro 3.7: each treatment an AbstractAnimalEvent with a DiagnosisTreatmentEvent of the same
+    OID; every third event in between is another kind of event (no treatment)."""
+    oids = list(oids)
+    if not conn.execute(select(delpro.Diagnosis.c.OID)).first():
+        conn.execute(insert(delpro.Diagnosis), [{"OID": k, "Name": v} for k, v in DIAGNOSES.items()])
+    events = [
+        {"OID": oid, "BasicAnimal": oid % COWS + 1, "DateAndTime": START + timedelta(hours=5 * oid)}
+        for oid in oids
+    ]
+    conn.execute(insert(delpro.AbstractAnimalEvent), events)
+    treated = [oid for oid in oids if oid % 3]
+    conn.execute(
+        insert(delpro.DiagnosisTreatmentEvent),
+        [{"OID": oid, "Diagnosis": 2 - oid % 2, "DurationInDays": 4} for oid in treated],
+    )
+    return treated

@@ -56,6 +56,8 @@ def test_check_sync_and_status(sqlite_source: SourceDB, make_agent: Any) -> None
     assert "source delpro (sqlite:///" in check.output and "highest id 25" in check.output
     assert "the key is accepted; cloud watermark 0, local highest id 25 (25 ids to upload)" in check.output
     assert "clock differs from the cloud's by" in check.output
+    assert "source delpro treatments: readable, no treatments yet" in check.output
+    assert "source delpro treatments: cloud watermark 0, local highest id None (up to date)" in check.output
     assert "all checks passed" in check.output
 
     none_yet = agent_cli(agent, "status")
@@ -64,6 +66,9 @@ def test_check_sync_and_status(sqlite_source: SourceDB, make_agent: Any) -> None
     sync = agent_cli(agent, "sync", "--once")
     assert sync.exit_code == 0, sync.output
     assert "delpro: up to date (sent 25, inserted 25, watermark 25)" in sync.output
+    assert "delpro treatments: no new data (sent 0, inserted 0, watermark 0)" in sync.output
+    # The cows the milkings registered already have these lactations: sent, nothing to change.
+    assert "delpro animals: up to date (sent 12, inserted 0" in sync.output
     assert agent.cloud_ids() == list(range(1, 26))
     again = agent_cli(agent, "sync", "--once")
     assert again.exit_code == 0 and "delpro: no new data" in again.output
@@ -71,6 +76,7 @@ def test_check_sync_and_status(sqlite_source: SourceDB, make_agent: Any) -> None
     status = agent_cli(agent, "status")
     assert status.exit_code == 0, status.output
     assert "up to date" in status.output and "no new data" in status.output and "sync --once" in status.output
+    assert "treatments" in status.output and "animals" in status.output
     assert "(up to date)" in agent_cli(agent, "check").output
 
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from pecus.agent.config import ConfigError, load_config, parse_duration
+from pecus.agent.config import ConfigError, TreatmentMapping, load_config, parse_duration
 
 REPO = Path(__file__).resolve().parents[2]
 FARM = "6f1c3a52-6a8e-4c8c-9a36-0d6f0f6b1e11"
@@ -42,6 +42,23 @@ def test_the_example_in_the_repository_is_valid() -> None:
     assert mapping is not None and mapping.id == "TransactionID" and mapping.columns["unit"] == "Stall"
     assert config.api_key_file == REPO / "deploy" / "agent.key"
     assert config.interval == 3600 and config.request_timeout == 30
+    assert (config.sources[0].treatments, config.sources[0].animals) == ("auto", "auto")
+    treatments = config.sources[1].treatments
+    assert isinstance(treatments, TreatmentMapping) and treatments.columns["diagnosis"] == "Diagnosis"
+
+
+def test_treatment_settings_are_checked(tmp_path: Path) -> None:
+    bad = MINIMAL + '\ntreatments = "delpro6"\n'
+    assert any(p.startswith("source[0].treatments") for p in problems(write(tmp_path, bad)))
+    mapping = (
+        MINIMAL
+        + '\n[source.treatments]\ntable = "T"\nid = "Id"\n[source.treatments.columns]\nanimal_id = "Cow"\n'
+    )
+    found = problems(write(tmp_path, mapping))
+    assert any("the required treatment column(s) started_at are not mapped" in p for p in found), found
+    env = {"PECUS_AGENT_SOURCE__0__TREATMENTS": "off", "PECUS_AGENT_SOURCE__0__ANIMALS": "off"}
+    config = load_config(write(tmp_path, MINIMAL), env)
+    assert (config.sources[0].treatments, config.sources[0].animals) == ("off", "off")
 
 
 def test_defaults_and_normalisation(tmp_path: Path) -> None:

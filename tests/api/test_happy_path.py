@@ -19,6 +19,7 @@ def test_handshake_then_gzip_upload_moves_the_watermark(client: httpx.Client, fa
         "farm_id": str(farm.farm_id),
         "source": "delpro",
         "watermark": 0,
+        "treatments_watermark": 0,
         "max_batch_size": 5000,
         "max_body_bytes": 16 * 1024 * 1024,
     }

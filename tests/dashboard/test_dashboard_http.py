@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import httpx
+import psycopg
 import pytest
 
 from pecus.cloud.schemas.dashboard import CowPage, CowSeries, FarmOverview
@@ -89,3 +90,24 @@ def test_series_over_http(client: httpx.Client, farms: Farms) -> None:
     assert missing.status_code == 404 and error_of(missing) == {
         "code": "not_found", "message": "no such cow", "details": []
     }  # fmt: skip
+
+
+def test_a_cow_that_left_the_herd_leaves_the_herd_list_and_the_overview(
+    client: httpx.Client, farms: Farms, db_url: str
+) -> None:
+    alerted = farms.a.sessions[-1]["animal_id"]  # the cow with the open alert
+    with psycopg.connect(db_url) as conn:
+        # Sold yesterday (the register's exit date has come), and one leaving tomorrow: still here.
+        conn.execute(
+            "UPDATE animals SET exit_date = CASE animal_id WHEN %s THEN current_date - 1"
+            " ELSE current_date + 2 END WHERE tenant_id = %s AND animal_id IN (%s, '41')",
+            [alerted, farms.a.farm_id, alerted],
+        )
+    headers = bearer(farms.a_users["viewer"])
+    page = CowPage.model_validate(client.get(f"/api/v1/farms/{farms.a.farm_id}/cows", headers=headers).json())
+    assert alerted not in {c.animal_id for c in page.items} and "41" in {c.animal_id for c in page.items}
+    assert page.total == 3
+    o = FarmOverview.model_validate(
+        client.get(f"/api/v1/farms/{farms.a.farm_id}/overview", headers=headers).json()
+    )
+    assert o.cows_at_risk == 0 and o.at_risk == [] and o.open_alerts.warning == 0

@@ -180,6 +180,7 @@ def farm_snapshot(database_url: str, farm_id: uuid.UUID) -> dict[str, object]:
             ("animals", "animal_id"),
             ("milking_units", "unit"),
             ("sources", "source_id"),
+            ("treatments", "source_id, treatment_id"),
         ):
             snap[table] = conn.execute(
                 f"SELECT * FROM {table} WHERE tenant_id = %s ORDER BY {order}", [farm_id]

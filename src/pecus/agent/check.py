@@ -20,6 +20,7 @@ from pecus.agent.cycle import Syncer
 from pecus.agent.localtime import LocalTimeConverter
 from pecus.agent.source import SessionSource, SourceError
 from pecus.agent.state import StateStore
+from pecus.agent.treatments import treatment_reader
 from pecus.agent.uploader import CloudClient, CloudError, Rejected
 from pecus.contract import MilkingSession
 
@@ -56,11 +57,16 @@ async def run_checks(
     findings.append(_writable(config.resolved_state_file().parent, "state folder"))
 
     local_max: dict[str, int | None] = {}
+    treatments_max: dict[str, int | None] = {}  # only the sources that have treatments
     for source_config in config.sources:
         found, local_max[source_config.name] = await asyncio.to_thread(
             _check_source, config, source_config.name
         )
         findings += found
+        found, has, highest = await asyncio.to_thread(_check_treatments, config, source_config.name)
+        findings += found
+        if has:
+            treatments_max[source_config.name] = highest
 
     if offline:
         findings.append(Finding("ok", "offline: the cloud was not contacted"))
@@ -69,7 +75,7 @@ async def run_checks(
         return config, findings
     syncer = Syncer(config, StateStore(config.resolved_state_file()))
     async with syncer.cloud(attempts=1) as cloud:
-        findings += await _check_cloud(cloud, config, local_max)
+        findings += await _check_cloud(cloud, config, local_max, treatments_max)
     return config, findings
 
 
@@ -117,8 +123,45 @@ def _check_source(config: AgentConfig, name: str) -> tuple[list[Finding], int | 
     return findings, highest
 
 
+def _check_treatments(config: AgentConfig, name: str) -> tuple[list[Finding], bool, int | None]:
+    """Findings on the source's treatments, whether it has them, and their highest id."""
+    source_config = config.source(name)
+    if source_config.treatments == "off":
+        return [], False, None
+    display = f"source {name} treatments"
+    try:
+        reader = treatment_reader(source_config, LocalTimeConverter(config.zone))
+        if reader is None:
+            return [Finding("ok", f"{display}: none (the source has no treatment tables)")], False, None
+        try:
+            highest = reader.max_id()
+            if highest is not None:
+                reader.read_after(highest - 1, 1)
+        finally:
+            reader.close()
+    except SourceError as exc:
+        return [Finding("fail", f"{display}: {exc}")], False, None
+    found = "no treatments yet" if highest is None else f"highest id {highest}"
+    return [Finding("ok", f"{display}: readable, {found}")], True, highest
+
+
+def _watermark_finding(what: str, watermark: int, highest: int | None) -> Finding:
+    local = highest or 0
+    if local < watermark:
+        return Finding(
+            "fail",
+            f"{what}: the cloud has ids up to {watermark} but the local database only"
+            f" up to {highest}: restored or replaced? see `pecus-agent resync`",
+        )
+    behind = "up to date" if local == watermark else f"{local - watermark} ids to upload"
+    return Finding("ok", f"{what}: cloud watermark {watermark}, local highest id {highest} ({behind})")
+
+
 async def _check_cloud(
-    cloud: CloudClient, config: AgentConfig, local_max: dict[str, int | None]
+    cloud: CloudClient,
+    config: AgentConfig,
+    local_max: dict[str, int | None],
+    treatments_max: dict[str, int | None],
 ) -> list[Finding]:
     findings: list[Finding] = []
     try:
@@ -147,24 +190,20 @@ async def _check_cloud(
         except CloudError as exc:
             findings.append(Finding("fail", f"source {name}: {exc}"))
             continue
-        local = highest or 0
-        if local < status.watermark:
+        finding = _watermark_finding(f"source {name}", status.watermark, highest)
+        if finding.level == "ok":
+            finding.text = finding.text.replace(": cloud", ": the key is accepted; cloud", 1)
+        findings.append(finding)
+        if name not in treatments_max:
+            continue
+        if status.treatments_watermark is None:
             findings.append(
-                Finding(
-                    "fail",
-                    f"source {name}: the cloud has ids up to {status.watermark} but the local database only"
-                    f" up to {highest}: restored or replaced? see `pecus-agent resync`",
-                )
+                Finding("warn", f"source {name} treatments: the cloud is too old to take them; not synced")
             )
         else:
-            behind = (
-                "up to date" if local == status.watermark else f"{local - status.watermark} ids to upload"
-            )
             findings.append(
-                Finding(
-                    "ok",
-                    f"source {name}: the key is accepted; cloud watermark {status.watermark},"
-                    f" local highest id {highest} ({behind})",
+                _watermark_finding(
+                    f"source {name} treatments", status.treatments_watermark, treatments_max[name]
                 )
             )
     return findings

@@ -123,10 +123,11 @@ def sync(
             record = asyncio.run(_syncer(config, show).cycle("sync --once", source or None))
     else:
         record = asyncio.run(_syncer(config).cycle("sync --once", source or None))
-    for item in record.sources:
+    for item in [*record.sources, *record.streams]:
         colour = "green" if item.ok else "red"
+        what = item.source if item.stream == "sessions" else f"{item.source} {item.stream}"
         console.print(
-            f"[{colour}]{item.source}: {item.result.replace('_', ' ')}[/{colour}]"
+            f"[{colour}]{what}: {item.result.replace('_', ' ')}[/{colour}]"
             f" (sent {item.sent}, inserted {item.inserted}, watermark {item.watermark})",
             highlight=False,
         )
@@ -176,6 +177,7 @@ def status(last: int = typer.Option(10, "--last", "-n", help="How many cycles to
         "started (local time)",
         "why",
         "source",
+        "stream",
         "result",
         "sent",
         "inserted",
@@ -185,17 +187,22 @@ def status(last: int = typer.Option(10, "--last", "-n", help="How many cycles to
         table.add_column(column)
     for cycle in state.cycles[-last:]:
         when = cycle.started_at.astimezone().strftime("%Y-%m-%d %H:%M:%S")
-        for item in cycle.sources or []:
+        for item in [*cycle.sources, *cycle.streams]:
             colour = "green" if item.ok else "red"
             table.add_row(
-                when, cycle.reason, item.source, f"[{colour}]{item.result.replace('_', ' ')}[/{colour}]",
+                when, cycle.reason, item.source, item.stream,
+                f"[{colour}]{item.result.replace('_', ' ')}[/{colour}]",
                 str(item.sent), str(item.inserted), str(item.watermark or ""), str(item.local_max or ""),
             )  # fmt: skip
             when = ""
     console.print(table)
-    for item in state.cycles[-1].sources:
-        if item.message and not item.ok:
-            console.print(f"[red]{item.source}: {item.message}[/red]", highlight=False)
+    last_cycle = state.cycles[-1]
+    for item in [*last_cycle.sources, *last_cycle.streams]:
+        if item.message and (not item.ok or item.result == "not_available"):
+            colour = "red" if not item.ok else "yellow"
+            console.print(
+                f"[{colour}]{item.source} {item.stream}: {item.message}[/{colour}]", highlight=False
+            )
     for name, marker in state.resync.items():
         console.print(
             f"[yellow]source {name}: resync from id {marker.from_id} pending (at id {marker.cursor};"

@@ -22,8 +22,10 @@ from pydantic import (
     BaseModel,
     BeforeValidator,
     ConfigDict,
+    Discriminator,
     Field,
     SecretStr,
+    Tag,
     ValidationError,
     field_validator,
     model_validator,
@@ -31,7 +33,7 @@ from pydantic import (
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 
-from pecus.contract import REQUIRED_COLUMNS, SESSION_COLUMNS
+from pecus.contract import REQUIRED_COLUMNS, SESSION_COLUMNS, Treatment
 
 ENV_PREFIX = "PECUS_AGENT_"
 CONFIG_ENV = "PECUS_AGENT_CONFIG"
@@ -83,6 +85,23 @@ def _split_list(value: Any) -> Any:
 Duration = Annotated[float, BeforeValidator(parse_duration)]
 
 
+def _check_columns(
+    columns: dict[str, str], known: tuple[str, ...], required: tuple[str, ...], id_name: str, kind: str
+) -> None:
+    """The `columns` of a table mapping: contract column -> source column."""
+    unknown = sorted(set(columns) - set(known) - {id_name})
+    if unknown:
+        raise ValueError(f"unknown {kind} column(s) {', '.join(unknown)}; known: {', '.join(known)}")
+    if id_name in columns:
+        raise ValueError(f"{id_name} comes from the `id` setting, not from `columns`")
+    missing = [c for c in required if c != id_name and c not in columns]
+    if missing:
+        raise ValueError(f"the required {kind} column(s) {', '.join(missing)} are not mapped")
+    empty = [k for k, v in columns.items() if not v.strip()]
+    if empty:
+        raise ValueError(f"no source column given for {', '.join(empty)}")
+
+
 class TableMapping(BaseModel):
     """A source that is not a stock DelPro: any table or view, one row per milking."""
 
@@ -97,22 +116,39 @@ class TableMapping(BaseModel):
     @field_validator("columns")
     @classmethod
     def _known_columns(cls, columns: dict[str, str]) -> dict[str, str]:
-        unknown = sorted(set(columns) - set(SESSION_COLUMNS) - {"transaction_id"})
-        if unknown:
-            raise ValueError(
-                f"unknown session column(s) {', '.join(unknown)}; known: {', '.join(SESSION_COLUMNS)}"
-            )
-        if "transaction_id" in columns:
-            raise ValueError("transaction_id comes from the `id` setting, not from `columns`")
         if "extra" in columns:
             raise ValueError("list the source columns to carry as-is in `extra = [...]`, not in `columns`")
-        missing = [c for c in REQUIRED_COLUMNS if c != "transaction_id" and c not in columns]
-        if missing:
-            raise ValueError(f"the required session column(s) {', '.join(missing)} are not mapped")
-        empty = [k for k, v in columns.items() if not v.strip()]
-        if empty:
-            raise ValueError(f"no source column given for {', '.join(empty)}")
+        _check_columns(columns, SESSION_COLUMNS, REQUIRED_COLUMNS, "transaction_id", "session")
         return columns
+
+
+TREATMENT_COLUMNS: tuple[str, ...] = tuple(Treatment.model_fields)
+_TREATMENT_REQUIRED = ("animal_id", "started_at")
+
+
+class TreatmentMapping(BaseModel):
+    """Treatments from any table or view, one row per treatment, keyed by an increasing id."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    table: Annotated[str, Field(min_length=1)]
+    id: Annotated[str, Field(min_length=1)]
+    times: Literal["local", "utc"] = "local"
+    columns: dict[str, str]
+
+    @field_validator("columns")
+    @classmethod
+    def _known_columns(cls, columns: dict[str, str]) -> dict[str, str]:
+        _check_columns(columns, TREATMENT_COLUMNS, _TREATMENT_REQUIRED, "treatment_id", "treatment")
+        return columns
+
+
+# A name or a table; the tags (dropped from error messages) make an error name only the one meant.
+Treatments = Annotated[
+    Annotated[Literal["auto", "delpro5", "delpro37", "off"], Tag("<named>")]
+    | Annotated[TreatmentMapping, Tag("<table>")],
+    Discriminator(lambda v: "<table>" if isinstance(v, dict | TreatmentMapping) else "<named>"),
+]
 
 
 class SourceConfig(BaseModel):
@@ -125,6 +161,11 @@ class SourceConfig(BaseModel):
     schema_name: Annotated[str | None, Field(alias="schema")] = None
     # None = the stock DelPro tables (pecus.agent.delpro).
     mapping: TableMapping | None = None
+    # "auto": DelPro 5.x's HistoryAnimalTreatment if the source has it, else DelPro 3.7's
+    # DiagnosisTreatmentEvent, else none (not an error); or one named, or a table mapping.
+    treatments: Treatments = "auto"
+    # The cow register (BasicAnimal: calvings, exits). "auto": when the source has DelPro's tables.
+    animals: Literal["auto", "delpro", "off"] = "auto"
 
     @field_validator("url", mode="before")
     @classmethod
@@ -318,7 +359,7 @@ def _list_index(items: list[Any], key: str) -> int:
 
 
 def _describe(error: Any, origins: dict[str, str]) -> str:
-    dotted = ".".join(str(part) for part in error["loc"])
+    dotted = ".".join(str(part) for part in error["loc"] if not str(part).startswith("<"))
     where = re.sub(r"\.(\d+)", r"[\1]", dotted)
     kind, message = error["type"], error["msg"]
     if kind == "missing":

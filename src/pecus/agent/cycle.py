@@ -17,17 +17,30 @@ import logging
 import random
 import socket
 import uuid
-from collections.abc import AsyncGenerator, Callable
+from collections.abc import AsyncGenerator, Awaitable, Callable
 from contextlib import aclosing
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from pecus import __version__
+from pecus.agent import animals
 from pecus.agent.config import AgentConfig, ConfigError
 from pecus.agent.localtime import LocalTimeConverter
-from pecus.agent.source import Batch, SessionSource, SourceError
-from pecus.agent.state import AgentState, CycleRecord, Resync, SourceRecord, StateStore
-from pecus.agent.uploader import CloudClient, Payload, Rejected, RetryPolicy, Sleep, Unreachable, encode
+from pecus.agent.source import Batch, SourceError, SourceReader
+from pecus.agent.state import AgentState, AnimalsSeen, CycleRecord, Resync, SourceRecord, StateStore, Stream
+from pecus.agent.treatments import treatment_reader
+from pecus.agent.uploader import (
+    INGEST_SESSIONS,
+    INGEST_TREATMENTS,
+    CloudClient,
+    Payload,
+    Rejected,
+    RetryPolicy,
+    Sleep,
+    Unreachable,
+    encode,
+)
+from pecus.contract import SyncStatus
 
 log = logging.getLogger(__name__)
 
@@ -67,8 +80,8 @@ class Syncer:
             jitter=self.jitter,
         )
 
-    def source(self, name: str) -> SessionSource:
-        return SessionSource(self.config.source(name), LocalTimeConverter(self.config.zone))
+    def source(self, name: str) -> SourceReader:
+        return SourceReader(self.config.source(name), LocalTimeConverter(self.config.zone))
 
     async def cycle(self, reason: str = "manual", only: list[str] | None = None) -> CycleRecord:
         record = CycleRecord(cycle_id=uuid.uuid4().hex[:12], reason=reason, started_at=datetime.now(UTC))
@@ -85,7 +98,10 @@ class Syncer:
             record.finished_at = datetime.now(UTC)
             self._record(record)
         seconds = (record.finished_at - record.started_at).total_seconds()
-        results = ", ".join(f"{s.source} {s.result}" for s in record.sources)
+        results = ", ".join(
+            f"{s.source}{'' if s.stream == 'sessions' else ' ' + s.stream} {s.result}"
+            for s in [*record.sources, *record.streams]
+        )
         (log.info if record.ok else log.error)(
             "sync cycle %s finished in %.1f s: %s", record.cycle_id, seconds, results
         )
@@ -101,9 +117,8 @@ class Syncer:
         async with cloud:
             for index, name in enumerate(names):
                 try:
-                    record.sources.append(await self._sync_source(cloud, name, record.cycle_id))
+                    await self._sync_source(cloud, name, record)
                 except _Stop as stop:  # the cloud is gone or refuses the key: the others would fail too
-                    record.sources.append(stop.record)
                     record.sources += [
                         SourceRecord(source=n, result="skipped", message=stop.record.message)
                         for n in names[index + 1 :]
@@ -116,44 +131,127 @@ class Syncer:
         except OSError as exc:
             log.error("could not write the state file %s: %s", self.state.path, exc)
 
-    async def _sync_source(self, cloud: CloudClient, name: str, cycle_id: str) -> SourceRecord:
+    async def _sync_source(self, cloud: CloudClient, name: str, cycle: CycleRecord) -> None:
+        """The source's streams in turn: sessions, then treatments and the cow register, each with
+        its own result; a failure of one (no treatment tables) does not stop the others."""
         source = self.source(name)
         record = SourceRecord(source=name, result="up_to_date")  # filled in as the source syncs
+        cycle.sources.append(record)
+        status: list[SyncStatus] = []
+
+        async def sessions() -> None:
+            status.append(await cloud.sync_status(name))
+            stream = _Stream("sessions", source, status[0].watermark, INGEST_SESSIONS)
+            await self._sync(cloud, stream, status[0], cycle.cycle_id, record)
+
         try:
-            await self._sync(cloud, source, cycle_id, record)
-        except SourceError as exc:
-            log.error("%s; will try again next cycle", exc)
-            record.result, record.message = "source_failed", str(exc)
-        except Unreachable as exc:
-            log.error(
-                "source %s: the cloud is unreachable: %s; the next cycle resumes from its watermark",
-                name,
-                exc,
-            )
-            record.result, record.message = "cloud_unreachable", str(exc)
-            raise _Stop(record) from None
-        except Rejected as exc:
-            record.result, record.message = "rejected", str(exc)
-            if exc.key_problem:
-                log.error("source %s: %s; check farm_id and the API key", name, exc)
-                record.result = "key_rejected"
-                raise _Stop(record) from None
-            log.error("source %s: %s", name, exc)
-        except Exception as exc:  # a bug must not stop the other sources or the service
-            log.exception("source %s: unexpected error", name)
-            record.result, record.message = "error", f"{type(exc).__name__}: {exc}"
+            await _guarded(record, name, sessions)
         finally:
             await asyncio.to_thread(source.close)
-        return record
+        if not status:  # no handshake: the other streams would fail the same way
+            return
+        config = self.config.source(name)
+        if config.treatments != "off":
+            treatments = SourceRecord(source=name, stream="treatments", result="up_to_date")
+            cycle.streams.append(treatments)
+            await _guarded(
+                treatments,
+                f"{name} (treatments)",
+                lambda: self._treatments(cloud, status[0], cycle, treatments),
+            )
+        if config.animals != "off":
+            register = SourceRecord(source=name, stream="animals", result="up_to_date")
+            cycle.streams.append(register)
+            await _guarded(register, f"{name} (animals)", lambda: self._animals(cloud, status[0], register))
+
+    async def _treatments(
+        self, cloud: CloudClient, status: SyncStatus, cycle: CycleRecord, record: SourceRecord
+    ) -> None:
+        name = record.source
+        if status.treatments_watermark is None:
+            _not_available(
+                record,
+                log.warning,
+                "the cloud is older than the treatments stream: treatments are not synced",
+            )
+            return
+        config = self.config.source(name)
+        reader = await asyncio.to_thread(treatment_reader, config, LocalTimeConverter(self.config.zone))
+        if reader is None:
+            _not_available(
+                record,
+                log.info,
+                "the source has no treatment tables (HistoryAnimalTreatment, DiagnosisTreatmentEvent)",
+            )
+            return
+        try:
+            stream = _Stream("treatments", reader, status.treatments_watermark, INGEST_TREATMENTS, rows=True)
+            await self._sync(cloud, stream, status, cycle.cycle_id, record)
+        finally:
+            await asyncio.to_thread(reader.close)
+
+    async def _animals(self, cloud: CloudClient, status: SyncStatus, record: SourceRecord) -> None:
+        name = record.source
+        if status.treatments_watermark is None:  # the same clouds lack /ingest/animals (warned above)
+            _not_available(record, log.info, "the cloud is older than the animal register sync: not synced")
+            return
+        reader = self.source(name)
+        try:
+            if self.config.source(name).animals == "auto" and not await asyncio.to_thread(
+                reader.has_tables, *animals.TABLES
+            ):
+                _not_available(
+                    record, log.info, "the source has no cow register (BasicAnimal, AnimalLactationSummary)"
+                )
+                return
+            seen = self.state.read().animals.get(name)
+            today = datetime.now(self.config.zone).date()
+            cows = await asyncio.to_thread(animals.read, reader, seen.read_on if seen else None)
+        finally:
+            await asyncio.to_thread(reader.close)
+        digests = {cow["animal_id"]: animals.digest(cow) for cow in cows}
+        known = seen.digests if seen else {}
+        changed = [cow for cow in cows if known.get(cow["animal_id"]) != digests[cow["animal_id"]]]
+        limit = max(1, min(self.config.max_batch_size, status.max_batch_size))
+        for first in range(0, len(changed), limit):
+            chunk = animals.as_batch(changed[first : first + limit])
+            for payload in encode(
+                chunk,
+                farm_id=self.config.farm_id,
+                source=name,
+                agent=self.agent,
+                cycle_id=None,
+                max_body_bytes=status.max_body_bytes,
+                rows=True,
+            ):
+                try:
+                    result = await cloud.ingest_animals(payload)
+                except Rejected as exc:
+                    if not exc.key_problem:
+                        for line in exc.explain()[1:]:
+                            log.error("source %s (animals): %s", name, line.strip())
+                    raise
+                record.sent += result.received
+                record.inserted += result.updated
+                record.bytes_sent += len(payload.body)
+        # Only now, with every change acknowledged: a cycle killed before this sends them again.
+        self.state.update(lambda s: s.animals.__setitem__(name, AnimalsSeen(read_on=today, digests=digests)))
+        record.local_max = len(cows)
+        record.result = "up_to_date" if changed else "no_new_data"
+        record.message = f"read {len(cows)} cows, sent {len(changed)} changed, {record.inserted} updated"
+        log.info("source %s (animals): %s", name, record.message)
 
     async def _sync(
-        self, cloud: CloudClient, source: SessionSource, cycle_id: str, record: SourceRecord
+        self, cloud: CloudClient, stream: _Stream, status: SyncStatus, cycle_id: str, record: SourceRecord
     ) -> None:
+        source = stream.reader
+        sessions = stream.kind == "sessions"
         name = source.name
-        status = await cloud.sync_status(name)
-        watermark = record.watermark = status.watermark
+        label = name if sessions else f"{name} ({stream.kind})"
+        watermark = record.watermark = stream.watermark
         local_max = record.local_max = await asyncio.to_thread(source.max_id)
-        marker = self.state.read().resync.get(name)
+        # A resync (after a restored database) concerns the sessions: their ids are what it names.
+        marker = self.state.read().resync.get(name) if sessions else None
 
         if marker is None and (local_max or 0) < watermark:
             record.result = "restored"
@@ -163,7 +261,7 @@ class Syncer:
                 f" Check the database; to upload from an id anyway run"
                 f" `pecus-agent resync --source {name} --from ID`"
             )
-            log.error("source %s: %s", name, record.message)
+            log.error("source %s: %s", label, record.message)
             return
 
         lookback = self.config.late_commit_lookback
@@ -178,12 +276,12 @@ class Syncer:
         limit = max(1, min(self.config.max_batch_size, status.max_batch_size))
         log.info(
             "source %s: cloud watermark %d, local max id %s; reading after id %d, %d rows a batch",
-            name, watermark, local_max, start, limit,
+            label, watermark, local_max, start, limit,
         )  # fmt: skip
 
         new_rows, cursor = 0, start
         new_above = watermark if marker is None else marker.from_id
-        id_name = "OID" if source.config.mapping is None else source.config.mapping.id
+        id_name = source.mapping.source_id_name
 
         def encoded(batch: Batch) -> list[Payload]:
             return list(
@@ -194,6 +292,7 @@ class Syncer:
                     agent=self.agent,
                     cycle_id=cycle_id,
                     max_body_bytes=status.max_body_bytes,
+                    rows=stream.rows,
                 )
             )
 
@@ -201,11 +300,11 @@ class Syncer:
             async for batch, payloads in pages:
                 for payload in payloads:
                     try:
-                        result = await cloud.ingest(payload)
+                        result = await cloud.ingest(payload, stream.path)
                     except Rejected as exc:
                         if not exc.key_problem:
                             for line in exc.explain(payload.batch.ids, id_name)[1:]:
-                                log.error("source %s: %s", name, line.strip())
+                                log.error("source %s: %s", label, line.strip())
                         raise
                     record.sent += result.received
                     record.bytes_sent += len(payload.body)
@@ -217,10 +316,10 @@ class Syncer:
                 if marker is not None:
                     self._advance(name, cursor)
                 if note := source.times.summary():
-                    log.warning("source %s: %s", name, note)
+                    log.warning("source %s: %s", label, note)
                 if self.progress is not None:
-                    self.progress(name, start, batch.last_id, max(local_max or 0, batch.last_id))
-                log.debug("source %s: sent ids %d–%d", name, batch.ids[0], batch.last_id)
+                    self.progress(label, start, batch.last_id, max(local_max or 0, batch.last_id))
+                log.debug("source %s: sent ids %d–%d", label, batch.ids[0], batch.last_id)
 
         if marker is not None and (record.watermark or 0) <= cursor:
             self.state.update(lambda s: s.resync.pop(name, None))
@@ -228,14 +327,16 @@ class Syncer:
         late = record.inserted - new_rows
         if new_rows == 0 and record.inserted == 0:
             record.result = "no_new_data"
-            log.info("source %s: No new data (re-checked %d rows below the watermark)", name, record.sent)
+            log.info("source %s: No new data (re-checked %d rows below the watermark)", label, record.sent)
         else:
             if late > 0:
-                log.warning("source %s: found %d row(s) that committed late, below the watermark", name, late)
+                log.warning(
+                    "source %s: found %d row(s) that committed late, below the watermark", label, late
+                )
             log.info(
                 "source %s: up to date: sent %d rows (%d new, %.1f kB gzip), inserted %d, already present %d;"
                 " watermark %s",
-                name, record.sent, new_rows, record.bytes_sent / 1000, record.inserted,
+                label, record.sent, new_rows, record.bytes_sent / 1000, record.inserted,
                 record.already_present, record.watermark,
             )  # fmt: skip
         if marker is not None and record.already_present:
@@ -262,8 +363,53 @@ class Syncer:
         return marker
 
 
+@dataclass(frozen=True)
+class _Stream:
+    """One id-ordered stream of a source: what to read, from which watermark, where to upload."""
+
+    kind: Stream
+    reader: SourceReader
+    watermark: int
+    path: str
+    rows: bool = False  # upload row objects (TreatmentBatch) rather than columns (IngestBatch)
+
+
+def _not_available(record: SourceRecord, say: Callable[..., None], why: str) -> None:
+    record.result, record.message = "not_available", why
+    say("source %s (%s): %s", record.source, record.stream, why)
+
+
+async def _guarded(record: SourceRecord, label: str, run: Callable[[], Awaitable[None]]) -> None:
+    """Run one stream, turning expected failures into its record's result. The cloud unreachable
+    or the key refused stop the cycle (_Stop): every other request would fail the same way."""
+    try:
+        await run()
+    except asyncio.CancelledError:
+        record.result = "cancelled"
+        raise
+    except SourceError as exc:
+        log.error("%s; will try again next cycle", exc)
+        record.result, record.message = "source_failed", str(exc)
+    except Unreachable as exc:
+        log.error(
+            "source %s: the cloud is unreachable: %s; the next cycle resumes from its watermark", label, exc
+        )
+        record.result, record.message = "cloud_unreachable", str(exc)
+        raise _Stop(record) from None
+    except Rejected as exc:
+        record.result, record.message = "rejected", str(exc)
+        if exc.key_problem:
+            log.error("source %s: %s; check farm_id and the API key", label, exc)
+            record.result = "key_rejected"
+            raise _Stop(record) from None
+        log.error("source %s: %s", label, exc)
+    except Exception as exc:  # a bug must not stop the other sources or the service
+        log.exception("source %s: unexpected error", label)
+        record.result, record.message = "error", f"{type(exc).__name__}: {exc}"
+
+
 async def _pages(
-    source: SessionSource, after: int, limit: int, encoded: Callable[[Batch], list[Payload]]
+    source: SourceReader, after: int, limit: int, encoded: Callable[[Batch], list[Payload]]
 ) -> AsyncGenerator[tuple[Batch, list[Payload]], None]:
     """Pages after `after`, encoded for upload, until one comes back empty. The next page is read
     and encoded in a worker thread while the caller uploads the current one."""

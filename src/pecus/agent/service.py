@@ -160,8 +160,9 @@ class AgentService:
             raise
         if not record.ok:
             failed = "; ".join(
-                f"{s.source}: {s.result.replace('_', ' ')}" + (f" ({s.message})" if s.message else "")
-                for s in record.sources
+                f"{s.source}{'' if s.stream == 'sessions' else ' ' + s.stream}: {s.result.replace('_', ' ')}"
+                + (f" ({s.message})" if s.message else "")
+                for s in [*record.sources, *record.streams]
                 if not s.ok
             )
             self.host.event("error", f"sync cycle {record.cycle_id} failed ({reason}): {failed}")

@@ -17,7 +17,19 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from typing import Any
 
-from sqlalchemy import Column, FromClause, MetaData, Select, Table, and_, create_engine, func, or_, select
+from sqlalchemy import (
+    Column,
+    FromClause,
+    MetaData,
+    Select,
+    Table,
+    and_,
+    create_engine,
+    func,
+    inspect,
+    or_,
+    select,
+)
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import NoSuchModuleError, SQLAlchemyError
 from sqlalchemy.sql.elements import ColumnElement
@@ -51,26 +63,28 @@ def _reading(source: str, doing: str) -> Iterator[None]:
 
 @dataclass
 class Batch:
-    """Consecutive sessions of one source, column-oriented, in transaction-id order."""
+    """Consecutive rows of one stream of a source (sessions, treatments), column-oriented, in id
+    order; `id_name` is the contract's name of the id column."""
 
     columns: dict[str, list[Any]]
+    id_name: str = ID
 
     @property
     def ids(self) -> list[int]:
-        return self.columns[ID]
+        return self.columns[self.id_name]
 
     def __len__(self) -> int:
-        return len(self.columns[ID])
+        return len(self.columns[self.id_name])
 
     @property
     def last_id(self) -> int:
-        return self.columns[ID][-1]
+        return self.columns[self.id_name][-1]
 
     def split(self) -> tuple[Batch, Batch]:
         half = len(self) // 2
         return (
-            Batch({k: v[:half] for k, v in self.columns.items()}),
-            Batch({k: v[half:] for k, v in self.columns.items()}),
+            Batch({k: v[:half] for k, v in self.columns.items()}, self.id_name),
+            Batch({k: v[half:] for k, v in self.columns.items()}, self.id_name),
         )
 
     def rows(self) -> list[dict[str, Any]]:
@@ -80,10 +94,12 @@ class Batch:
 
 
 class Mapping(ABC):
-    """How one kind of source becomes session rows."""
+    """How one kind of source becomes rows of a stream (sessions unless said otherwise)."""
 
     id_column: ColumnElement[Any]
-    names: tuple[str, ...]  # the contract columns this mapping fills, transaction_id first
+    names: tuple[str, ...]  # the contract columns this mapping fills, the id first
+    what = "milkings"  # for messages
+    source_id_name = "OID"  # the source's own name of the id column, for messages
 
     @abstractmethod
     def query(self) -> Select[Any]:
@@ -277,6 +293,7 @@ class TableMappingReader(Mapping):
 
     def __init__(self, mapping: TableMapping) -> None:
         self.mapping = mapping
+        self.source_id_name = mapping.id
         used = dict.fromkeys([mapping.id, *mapping.columns.values(), *mapping.extra])
         # A Table (not a lightweight table()) so the source's `schema` setting applies to it too.
         self.table = Table(mapping.table, MetaData(), *(Column(name) for name in used))
@@ -330,13 +347,16 @@ def mapping_for(config: SourceConfig) -> Mapping:
     return DelProMapping() if config.mapping is None else TableMappingReader(config.mapping)
 
 
-class SessionSource:
-    """One configured source: its engine, its mapping and the farm's time zone."""
+class SourceReader:
+    """One configured source read through one mapping (its sessions by default), in the farm's
+    time zone."""
 
-    def __init__(self, config: SourceConfig, times: LocalTimeConverter) -> None:
+    def __init__(
+        self, config: SourceConfig, times: LocalTimeConverter, mapping: Mapping | None = None
+    ) -> None:
         self.config = config
         self.times = times
-        self.mapping = mapping_for(config)
+        self.mapping = mapping or mapping_for(config)
         self._query = self.mapping.query()
         self._engine: Engine | None = None
 
@@ -367,13 +387,25 @@ class SessionSource:
         )
 
     def read_after(self, after_id: int, limit: int) -> Batch:
-        with _reading(self.name, "reading milkings"), self.engine.connect() as conn:
+        what = self.mapping.what
+        with _reading(self.name, f"reading {what}"), self.engine.connect() as conn:
             rows = conn.execute(self.statement(after_id, limit)).all()
-        with _reading(self.name, "converting milkings"):
+        with _reading(self.name, f"converting {what}"):
             return self.mapping.convert(rows, self.times)
 
+    def use(self, mapping: Mapping) -> None:
+        """Read through another mapping (same database, same engine)."""
+        self.mapping = mapping
+        self._query = mapping.query()
+
+    def has_tables(self, *names: str) -> bool:
+        """Whether the source has all these tables (in its configured schema)."""
+        with _reading(self.name, "looking for tables"), self.engine.connect() as conn:
+            found = inspect(conn)
+            return all(found.has_table(name, schema=self.config.schema_name) for name in names)
+
     def max_id(self) -> int | None:
-        """The highest transaction id in the source (None when it has no milkings)."""
+        """The highest id of the mapping's rows in the source (None when it has none)."""
         query = select(func.max(self.mapping.id_column))
         if (origin := self.mapping.id_source()) is not None:
             query = query.select_from(origin)
@@ -385,3 +417,6 @@ class SessionSource:
         if self._engine is not None:
             self._engine.dispose()
             self._engine = None
+
+
+SessionSource = SourceReader  # the name callers of the sessions-only reader know

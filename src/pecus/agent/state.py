@@ -12,7 +12,7 @@ import contextlib
 import logging
 import os
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Literal
 
@@ -33,12 +33,15 @@ Result = Literal[
     "error",
     "skipped",  # not tried: an earlier source found the cloud unreachable or the key refused
     "cancelled",  # stopped (service stop, suspend)
+    "not_available",  # a stream the source or the cloud does not have (no treatment tables)
 ]
-OK_RESULTS = frozenset({"up_to_date", "no_new_data"})
+OK_RESULTS = frozenset({"up_to_date", "no_new_data", "not_available"})
+Stream = Literal["sessions", "treatments", "animals"]
 
 
 class SourceRecord(BaseModel):
     source: str
+    stream: Stream = "sessions"
     result: Result
     sent: int = 0
     inserted: int = 0
@@ -58,11 +61,12 @@ class CycleRecord(BaseModel):
     reason: str
     started_at: datetime
     finished_at: datetime | None = None
-    sources: list[SourceRecord] = Field(default_factory=list)
+    sources: list[SourceRecord] = Field(default_factory=list)  # the sessions stream of each source
+    streams: list[SourceRecord] = Field(default_factory=list)  # their treatments and animals
 
     @property
     def ok(self) -> bool:
-        return bool(self.sources) and all(s.ok for s in self.sources)
+        return bool(self.sources) and all(s.ok for s in [*self.sources, *self.streams])
 
 
 class Resync(BaseModel):
@@ -75,9 +79,18 @@ class Resync(BaseModel):
     requested_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
 
 
+class AnimalsSeen(BaseModel):
+    """The cow register of one source as last uploaded: a digest per cow, and the farm's date
+    of that read (the next one reads departed cows only from shortly before it)."""
+
+    read_on: date
+    digests: dict[str, str] = Field(default_factory=dict)
+
+
 class AgentState(BaseModel):
     cycles: list[CycleRecord] = Field(default_factory=list)
     resync: dict[str, Resync] = Field(default_factory=dict)
+    animals: dict[str, AnimalsSeen] = Field(default_factory=dict)
 
 
 class StateStore:

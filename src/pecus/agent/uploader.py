@@ -27,11 +27,14 @@ from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, sto
 
 from pecus import __version__
 from pecus.agent.source import Batch
-from pecus.contract import IngestResult, SyncStatus
+from pecus.contract import AnimalResult, IngestResult, SyncStatus
 
 log = logging.getLogger(__name__)
 
 USER_AGENT = f"pecus-agent/{__version__}"
+INGEST_SESSIONS = "/api/v1/ingest"
+INGEST_TREATMENTS = "/api/v1/ingest/treatments"
+INGEST_ANIMALS = "/api/v1/ingest/animals"
 GZIP_LEVEL = 5  # most of level 9's ratio on JSON at a fraction of its time
 
 Sleep = Callable[[float], Awaitable[None]]
@@ -137,17 +140,25 @@ class Payload:
 
 
 def encode(
-    batch: Batch, *, farm_id: str, source: str, agent: dict[str, str], cycle_id: str, max_body_bytes: int
+    batch: Batch,
+    *,
+    farm_id: str,
+    source: str,
+    agent: dict[str, str],
+    cycle_id: str | None,
+    max_body_bytes: int,
+    rows: bool = False,
 ) -> Iterator[Payload]:
-    """The batch as `IngestBatch` (column-oriented) bodies, halved until each fits the server's limit
-    on the decompressed and on the compressed size."""
-    document = {
-        "farm_id": farm_id,
-        "source": source,
-        "agent": agent,
-        "cycle_id": cycle_id,
-        "columns": batch.columns,
-    }
+    """The batch as upload bodies, halved until each fits the server's limit on the decompressed
+    and on the compressed size: column-oriented (`IngestBatch`), or with `rows` a list of row
+    objects (`TreatmentBatch`, `AnimalBatch`; these have no `cycle_id` when it is None)."""
+    document: dict[str, Any] = {"farm_id": farm_id, "source": source, "agent": agent}
+    if cycle_id is not None:
+        document["cycle_id"] = cycle_id
+    if rows:
+        document["rows"] = batch.rows()
+    else:
+        document["columns"] = batch.columns
     raw = orjson.dumps(document, option=orjson.OPT_UTC_Z)
     if len(raw) <= max_body_bytes or len(batch) == 1:
         body = gzip.compress(raw, GZIP_LEVEL, mtime=0)
@@ -162,6 +173,7 @@ def encode(
             agent=agent,
             cycle_id=cycle_id,
             max_body_bytes=max_body_bytes,
+            rows=rows,
         )
 
 
@@ -202,10 +214,16 @@ class CloudClient:
         response = await self._request("GET", "/api/v1/sync/status", retry=retry, params=params)
         return self._parse(response, SyncStatus)
 
-    async def ingest(self, payload: Payload) -> IngestResult:
+    async def ingest(self, payload: Payload, path: str = INGEST_SESSIONS) -> IngestResult:
+        """Upload a batch of a stream (sessions, or treatments with INGEST_TREATMENTS)."""
+        return self._parse(await self._post(path, payload), IngestResult)
+
+    async def ingest_animals(self, payload: Payload) -> AnimalResult:
+        return self._parse(await self._post(INGEST_ANIMALS, payload), AnimalResult)
+
+    async def _post(self, path: str, payload: Payload) -> httpx.Response:
         headers = {"Content-Encoding": "gzip", "Content-Type": "application/json"}
-        response = await self._request("POST", "/api/v1/ingest", content=payload.body, headers=headers)
-        return self._parse(response, IngestResult)
+        return await self._request("POST", path, content=payload.body, headers=headers)
 
     def _parse(self, response: httpx.Response, model: type[M]) -> M:
         try:

@@ -132,8 +132,13 @@ _UNITS = (
 
 _OPEN_ALERTS = """
 SELECT alert_id, animal_id, unit, level, risk_score, status, created_at, reasons
-FROM public.alerts
-WHERE tenant_id = %s AND kind = 'mastitis' AND status IN ('new', 'acknowledged')
+FROM public.alerts al
+WHERE tenant_id = %(farm)s AND kind = 'mastitis' AND status IN ('new', 'acknowledged')
+  -- Not the cows that have left the herd (their exit date has come).
+  AND NOT EXISTS (
+    SELECT FROM public.animals a JOIN public.tenants t USING (tenant_id)
+    WHERE a.tenant_id = %(farm)s AND a.animal_id = al.animal_id
+      AND a.exit_date <= (now() AT TIME ZONE t.time_zone)::date)
 ORDER BY risk_score DESC NULLS LAST, created_at DESC
 """
 
@@ -160,7 +165,7 @@ async def overview(conn: AsyncConnection[Any], farm_id: uuid.UUID) -> FarmOvervi
         conn,
         (_FARM, [farm_id]),
         (_HERD_NUMBERS, {"farm": farm_id}),
-        (_OPEN_ALERTS, [farm_id]),
+        (_OPEN_ALERTS, {"farm": farm_id}),
         (_NEW_ALERTS, [farm_id]),
         (_UNITS, [farm_id]),
         (_SOURCES, [farm_id]),
@@ -300,7 +305,9 @@ WITH open AS (
     ) score ON true
     LEFT JOIN day ON day.animal_id = a.animal_id
     LEFT JOIN open ON open.animal_id = a.animal_id
-    WHERE a.tenant_id = %(farm)s
+    -- A cow whose exit date (from the farm's register) has come has left the herd: sold or dead.
+    WHERE a.tenant_id = %(farm)s AND (a.exit_date IS NULL OR a.exit_date > (
+        SELECT (now() AT TIME ZONE time_zone)::date FROM public.tenants WHERE tenant_id = %(farm)s))
 )
 SELECT c.*, count(*) OVER () AS total FROM c
 """

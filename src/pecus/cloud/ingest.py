@@ -45,6 +45,7 @@ from pecus.contract import SESSION_COLUMNS, AgentInfo, IngestResult
 
 __all__ = [
     "COLUMN_TYPES",
+    "LOCK_SOURCE",
     "BatchRejected",
     "IngestOutcome",
     "IngestedBatch",
@@ -54,7 +55,7 @@ __all__ = [
     "parse_envelope",
     "record_rejected",
     "row_count",
-    "source_watermark",
+    "source_watermarks",
     "store_batch",
     "validate_rows",
 ]
@@ -107,7 +108,7 @@ _TEMP_TABLE = (
 _TYPES = list(COLUMN_TYPES.values())
 _COPY = f"COPY ingest_batch ({_COLS}) FROM STDIN (FORMAT BINARY)"
 
-_LOCK_SOURCE = """
+LOCK_SOURCE = """
 INSERT INTO public.sources (tenant_id, name, last_ingest_at) VALUES (%(tenant)s, %(source)s, now())
 ON CONFLICT (tenant_id, name) DO UPDATE SET last_ingest_at = now()
 RETURNING source_id
@@ -216,7 +217,7 @@ async def store_batch(
         try:
             async with conn.pipeline():
                 await conn.execute("BEGIN")
-                locked = await conn.execute(_LOCK_SOURCE, {"tenant": tenant_id, "source": batch.source})
+                locked = await conn.execute(LOCK_SOURCE, {"tenant": tenant_id, "source": batch.source})
                 await conn.execute(_TEMP_TABLE)
             row = await locked.fetchone()
             assert row is not None
@@ -291,11 +292,12 @@ async def record_rejected(
         )
 
 
-async def source_watermark(pool: AsyncConnectionPool, tenant_id: uuid.UUID, source: str) -> int:
-    """The highest committed transaction id of the farm's source; 0 for a source never seen."""
+async def source_watermarks(pool: AsyncConnectionPool, tenant_id: uuid.UUID, source: str) -> tuple[int, int]:
+    """The highest committed session and treatment ids of the farm's source; 0 for a source never seen."""
     async with pool.connection() as conn:
         cur = await conn.execute(
-            "SELECT watermark FROM public.sources WHERE tenant_id = %s AND name = %s", [tenant_id, source]
+            "SELECT watermark, treatments_watermark FROM public.sources WHERE tenant_id = %s AND name = %s",
+            [tenant_id, source],
         )
         row = await cur.fetchone()
-    return int(row[0]) if row else 0
+    return (int(row[0]), int(row[1])) if row else (0, 0)

@@ -1,4 +1,5 @@
-"""The agents' API: handshake (`GET /api/v1/sync/status`) and batch upload (`POST /api/v1/ingest`).
+"""The agents' API: handshake (`GET /api/v1/sync/status`) and batch uploads (`POST /api/v1/ingest`
+for milkings, `/api/v1/ingest/treatments` and `/api/v1/ingest/animals` for the farm's records).
 
 Order of checks, chosen so that nothing leaks to a caller without a valid key:
  1. the key (401 when missing, malformed, unknown or revoked) — before the body is read;
@@ -14,7 +15,7 @@ from __future__ import annotations
 import logging
 import uuid
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NoReturn
 
 import psycopg
 from fastapi import APIRouter, Depends, Query, Request
@@ -29,12 +30,21 @@ from pecus.cloud.ingest import (
     parse_envelope,
     record_rejected,
     row_count,
-    source_watermark,
+    source_watermarks,
     store_batch,
     validate_rows,
 )
 from pecus.cloud.ingest_hooks import HookRunner
-from pecus.contract import IngestBatch, IngestResult, SyncStatus
+from pecus.cloud.records import B, load_json, parse_records, store_animals, store_treatments
+from pecus.contract import (
+    AgentInfo,
+    AnimalBatch,
+    AnimalResult,
+    IngestBatch,
+    IngestResult,
+    SyncStatus,
+    TreatmentBatch,
+)
 from pecus.contract.sync import SourceName
 
 log = logging.getLogger(__name__)
@@ -86,14 +96,16 @@ async def sync_status(
     source: SourceName = Query(..., description="The source's name, e.g. `delpro`."),
     identity: AgentIdentity = Depends(agent_identity),
 ) -> SyncStatus:
-    """The handshake: the source's watermark (highest transaction id committed in the cloud; 0 for a
-    source never seen) and the server's limits."""
+    """The handshake: the source's watermarks (highest transaction id and highest treatment id
+    committed in the cloud; 0 for a source never seen) and the server's limits."""
     tenant = _check_farm(identity, farm_id)
     settings: ApiSettings = request.app.state.settings
+    watermark, treatments_watermark = await source_watermarks(request.app.state.pool, tenant, source)
     return SyncStatus(
         farm_id=str(tenant),
         source=source,
-        watermark=await source_watermark(request.app.state.pool, tenant, source),
+        watermark=watermark,
+        treatments_watermark=treatments_watermark,
         max_batch_size=settings.max_batch_size,
         max_body_bytes=settings.max_body_bytes,
     )
@@ -127,13 +139,105 @@ async def ingest(request: Request, identity: AgentIdentity = Depends(agent_ident
     try:
         outcome = await store_batch(pool, tenant, parsed, key_id=identity.key_id, started_at=started_at)
     except psycopg.DataError as exc:
-        # A value the contract allows but PostgreSQL refuses: bad input all the same, nothing stored.
-        rejected = BatchRejected(422, "unstorable_value", f"a value cannot be stored: {exc}")
-        await _record_rejection(request, identity, batch, rejected, started_at)
-        raise ApiError(422, rejected.code, rejected.message) from exc
+        await _unstorable(request, identity, batch, exc, started_at)
     runner: HookRunner = request.app.state.hook_runner
     runner.start(pool, request.app.state.ingest_hooks, outcome.ingested)
     return outcome.result
+
+
+_TREATMENTS_DOC = {
+    "requestBody": {
+        "required": True,
+        "description": "A TreatmentBatch as JSON; send it with `Content-Encoding: gzip`.",
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/TreatmentBatch"}}},
+    }
+}
+_ANIMALS_DOC = {
+    "requestBody": {
+        "required": True,
+        "description": "An AnimalBatch as JSON; send it with `Content-Encoding: gzip`.",
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/AnimalBatch"}}},
+    }
+}
+
+
+@router.post(
+    "/ingest/treatments", response_model=IngestResult, responses=_ERRORS, openapi_extra=_TREATMENTS_DOC
+)
+async def ingest_treatments(
+    request: Request, identity: AgentIdentity = Depends(agent_identity)
+) -> IngestResult:
+    """Store a batch of one source's treatments, all or nothing, idempotently; the source's
+    `treatments_watermark` moves to the batch's highest `treatment_id`."""
+    batch, tenant, started_at = await _records(request, identity, TreatmentBatch)
+    try:
+        return await store_treatments(request.app.state.pool, tenant, batch)
+    except psycopg.DataError as exc:
+        await _unstorable(request, identity, batch, exc, started_at)
+
+
+@router.post("/ingest/animals", response_model=AnimalResult, responses=_ERRORS, openapi_extra=_ANIMALS_DOC)
+async def ingest_animals(request: Request, identity: AgentIdentity = Depends(agent_identity)) -> AnimalResult:
+    """Upsert changes to the farm's cow register (lactation, calving, exit); idempotent."""
+    batch, tenant, started_at = await _records(request, identity, AnimalBatch)
+    try:
+        return await store_animals(request.app.state.pool, tenant, batch)
+    except psycopg.DataError as exc:
+        await _unstorable(request, identity, batch, exc, started_at)
+
+
+async def _records(
+    request: Request, identity: AgentIdentity, model: type[B]
+) -> tuple[B, uuid.UUID, datetime]:
+    """Body, farm, then rows, in the order of the module's docstring; a refusal is logged."""
+    started_at = datetime.now(UTC)
+    settings: ApiSettings = request.app.state.settings
+    data: Any = None
+    try:
+        data = load_json(await _read(request, settings))
+        if isinstance(data, dict) and isinstance(data.get("farm_id"), str):
+            _check_farm(identity, data["farm_id"])
+        batch = parse_records(data, model, settings.max_batch_size)
+    except BatchRejected as exc:
+        await _record_rejection(request, identity, _envelope(data), exc, started_at)
+        raise ApiError(exc.status, exc.code, exc.message, _details(exc)) from exc
+    return batch, identity.farm_id, started_at
+
+
+class _Envelope:
+    """What a rejected upload's log line needs from a body that may not be a valid batch."""
+
+    def __init__(self, source: str | None, agent: AgentInfo | None, cycle_id: str | None, rows: int) -> None:
+        self.source, self.agent, self.cycle_id, self.rows = source, agent, cycle_id, rows
+
+
+def _envelope(data: Any) -> _Envelope | None:
+    if not isinstance(data, dict):
+        return None
+    source, agent, cycle_id, rows = (data.get(k) for k in ("source", "agent", "cycle_id", "rows"))
+    try:
+        info = AgentInfo.model_validate(agent) if isinstance(agent, dict) else None
+    except ValueError:
+        info = None
+    return _Envelope(
+        source if isinstance(source, str) else None,
+        info,
+        cycle_id if isinstance(cycle_id, str) else None,
+        len(rows) if isinstance(rows, list) else 0,
+    )
+
+
+async def _unstorable(
+    request: Request,
+    identity: AgentIdentity,
+    batch: IngestBatch | TreatmentBatch | AnimalBatch | None,
+    exc: psycopg.DataError,
+    started_at: datetime,
+) -> NoReturn:
+    """A value the contract allows but PostgreSQL refuses: bad input all the same, nothing stored."""
+    rejected = BatchRejected(422, "unstorable_value", f"a value cannot be stored: {exc}")
+    await _record_rejection(request, identity, batch, rejected, started_at)
+    raise ApiError(422, rejected.code, rejected.message) from exc
 
 
 async def _read(request: Request, settings: ApiSettings) -> bytes:
@@ -164,12 +268,18 @@ async def _read(request: Request, settings: ApiSettings) -> bytes:
 async def _record_rejection(
     request: Request,
     identity: AgentIdentity,
-    batch: IngestBatch | None,
+    batch: IngestBatch | TreatmentBatch | AnimalBatch | _Envelope | None,
     exc: BatchRejected,
     started_at: datetime,
 ) -> None:
     if exc.status == 415:
         return
+    if isinstance(batch, IngestBatch):
+        received = row_count(batch)
+    elif isinstance(batch, _Envelope):
+        received = batch.rows
+    else:
+        received = len(batch.rows) if batch else 0
     try:
         await record_rejected(
             request.app.state.pool,
@@ -177,8 +287,8 @@ async def _record_rejection(
             key_id=identity.key_id,
             source=batch.source if batch else None,
             agent=batch.agent if batch else None,
-            cycle_id=batch.cycle_id if batch else None,
-            received=row_count(batch) if batch else 0,
+            cycle_id=getattr(batch, "cycle_id", None),
+            received=received,
             error=f"{exc.code}: {exc.message}",
             started_at=started_at,
         )
