@@ -250,11 +250,11 @@ def test_sql_server_gets_top_n_ordered_by_the_id() -> None:
     # One lactation per milking, picked by TOP 1, so the page streams in OID order with no sort.
     assert (
         f"LEFT OUTER JOIN {lac} ON {lac}.[Animal] = {smy}.[BasicAnimal] AND {lac}.[OID] = (SELECT TOP 1"
-        " lactation_at_milking.[OID]"
-        f" FROM {lac} AS lactation_at_milking WHERE lactation_at_milking.[Animal] = {smy}.[BasicAnimal]"
+        " lactation_at.[OID]"
+        f" FROM {lac} AS lactation_at WHERE lactation_at.[Animal] = {smy}.[BasicAnimal]"
     ) in sql
-    assert "(lactation_at_milking.[EndDate] IS NULL OR" in sql
-    assert "ORDER BY lactation_at_milking.[StartDate] DESC)" in sql
+    assert "(lactation_at.[EndDate] IS NULL OR" in sql
+    assert "ORDER BY lactation_at.[StartDate] DESC)" in sql
     assert sql.endswith(f"WHERE {smy}.[OID] > 41 ORDER BY {smy}.[OID]")
 
 

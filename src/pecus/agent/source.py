@@ -33,6 +33,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import NoSuchModuleError, SQLAlchemyError
 from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.sql.selectable import ScalarSelect
 
 from pecus.agent import delpro
 from pecus.agent.config import SourceConfig, TableMapping
@@ -210,6 +211,25 @@ def _json_safe(value: Any) -> Any:
     return value
 
 
+def lactation_at(animal: ColumnElement[Any], at: ColumnElement[Any], column: str) -> ScalarSelect[Any]:
+    """`column` of the cow's lactation at that time: the latest begun before it and not ended
+    before it. A TOP 1 subquery rather than a join on the dates, so a row stays one row even
+    where lactations overlap (one never closed: seen in the field), and a page is read in id
+    order without sorting the rest of the table."""
+    other = delpro.AnimalLactationSummary.alias("lactation_at")
+    return (
+        select(other.c[column])
+        .where(
+            other.c.Animal == animal,
+            other.c.StartDate <= at,
+            or_(other.c.EndDate.is_(None), other.c.EndDate > at),
+        )
+        .order_by(other.c.StartDate.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+
+
 class DelProMapping(Mapping):
     """The stock DelPro tables. The lactation is the one the milking belongs to (the latest begun
     before it and not ended before it): for today's milkings the current one (`EndDate IS NULL`),
@@ -221,21 +241,7 @@ class DelProMapping(Mapping):
     def query(self) -> Select[Any]:
         s, v = delpro.SessionMilkYield.c, delpro.VoluntarySessionMilkYield.c
         a, lac = delpro.BasicAnimal.c, delpro.AnimalLactationSummary.c
-        # The lactation is picked by a TOP 1 subquery rather than joined on its dates, so a
-        # milking stays one row even where lactations overlap (one never closed: seen in the
-        # field), and the page is read in OID order without sorting the rest of the table.
-        other = delpro.AnimalLactationSummary.alias("lactation_at_milking")
-        lactation = (
-            select(other.c.OID)
-            .where(
-                other.c.Animal == s.BasicAnimal,
-                other.c.StartDate <= s.BeginTime,
-                or_(other.c.EndDate.is_(None), other.c.EndDate > s.BeginTime),
-            )
-            .order_by(other.c.StartDate.desc())
-            .limit(1)
-            .scalar_subquery()
-        )
+        lactation = lactation_at(s.BasicAnimal, s.BeginTime, "OID")
         its_lactation = and_(lac.Animal == s.BasicAnimal, lac.OID == lactation)  # noqa: SIM300
         joined = (
             delpro.SessionMilkYield.join(delpro.BasicAnimal, s.BasicAnimal == a.OID)

@@ -14,12 +14,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Column, FromClause, MetaData, Select, Table, literal, null, or_, select
+from sqlalchemy import Column, FromClause, MetaData, Select, Table, literal, null, select
 
 from pecus.agent import delpro
 from pecus.agent.config import TREATMENT_COLUMNS, SourceConfig, TreatmentMapping
 from pecus.agent.localtime import LocalTimeConverter
-from pecus.agent.source import Batch, Mapping, SourceReader, _as_utc, _datetime, _int, _text
+from pecus.agent.source import Batch, Mapping, SourceReader, _as_utc, _datetime, _int, _text, lactation_at
 
 ID = "treatment_id"
 TEXT_MAX = 200  # the contract's limit on diagnosis and treatment names
@@ -74,19 +74,8 @@ class DelPro37Treatments(_TreatmentMapping):
     def query(self) -> Select[Any]:
         d, e = delpro.DiagnosisTreatmentEvent.c, delpro.AbstractAnimalEvent.c
         a, g = delpro.BasicAnimal.c, delpro.Diagnosis.c
-        # 3.7 does not store the lactation with the event: the one begun last before it.
-        other = delpro.AnimalLactationSummary.alias("lactation_at_event")
-        lactation = (
-            select(other.c.LactationNumber)
-            .where(
-                other.c.Animal == e.BasicAnimal,
-                other.c.StartDate <= e.DateAndTime,
-                or_(other.c.EndDate.is_(None), other.c.EndDate > e.DateAndTime),
-            )
-            .order_by(other.c.StartDate.desc())
-            .limit(1)
-            .scalar_subquery()
-        )
+        # 3.7 does not store the lactation with the event: the one it falls in.
+        lactation = lactation_at(e.BasicAnimal, e.DateAndTime, "LactationNumber")
         joined = (
             delpro.DiagnosisTreatmentEvent.join(delpro.AbstractAnimalEvent, e.OID == d.OID)
             .join(delpro.BasicAnimal, e.BasicAnimal == a.OID)
