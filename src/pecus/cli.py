@@ -248,9 +248,10 @@ def _print_field_accuracy(report: Any) -> None:
         if not d.available:
             table.add_row(d.detector, "no data", *["-"] * 7)
             continue
+        unjudged = f" ({d.cases_not_judged} not judged)" if d.cases_not_judged else ""
         table.add_row(
             d.detector,
-            f"{d.cases_warned} / {d.cases}",
+            f"{d.cases_warned} / {d.cases}{unjudged}",
             "-" if d.sensitivity is None else f"{100 * d.sensitivity:.0f} %",
             "-" if d.lead_hours_median is None else f"{d.lead_hours_median:.0f} h",
             str(d.warned_24h),
@@ -260,6 +261,12 @@ def _print_field_accuracy(report: Any) -> None:
             "-" if d.false_alerts_per_1000_milkings is None else f"{d.false_alerts_per_1000_milkings:.2f}",
         )
     console.print(table)
+    if any(d.cases_not_judged for d in report.detectors):
+        console.print(
+            "not judged: cases whose milkings reached the cloud too late for an alert (the model alerts"
+            " only on milkings synced within 72 h: not on the first sync's backlog)",
+            highlight=False,
+        )
     names = Table("diagnosis", "treatments", "clinical mastitis")
     for n in report.diagnoses:
         names.add_row(escape(n.diagnosis), str(n.treatments), "yes" if n.mastitis else "no")

@@ -48,29 +48,62 @@ def test_the_report_matches_a_hand_count(client: httpx.Client, hand: HandFarm) -
     assert a1["mdi"]["lead_hours"] == pytest.approx(12.5)
     for cow in ("B2", "E5"):
         assert all(w["first_warned_at"] is None and w["lead_hours"] is None for w in cases[cow]["warnings"])
+    assert all(w["judged"] for c in report["cases"] for w in c["warnings"])  # synced as milked
 
     detectors = {d["detector"]: d for d in report["detectors"]}
     assert [d["detector"] for d in report["detectors"]] == ["model", "rules", "mdi"]
     healthy, third = report["healthy_milkings"], pytest.approx(1 / 3)
     assert detectors["model"] == {
-        "detector": "model", "available": True, "cases": 3, "cases_warned": 1, "sensitivity": third,
+        "detector": "model", "available": True, "cases": 3, "cases_not_judged": 0, "cases_warned": 1,
+        "sensitivity": third,
         "lead_hours_median": pytest.approx(36.5), "warned_24h": 1,
         "alerts": 5, "alerts_without_case": 2, "confirmed_false": 1,  # C3 (marked false) and D4
         "false_alerts_per_1000_milkings": pytest.approx(2000 / healthy),
     }  # fmt: skip
     assert detectors["rules"] == {
-        "detector": "rules", "available": True, "cases": 3, "cases_warned": 1, "sensitivity": third,
+        "detector": "rules", "available": True, "cases": 3, "cases_not_judged": 0, "cases_warned": 1,
+        "sensitivity": third,
         "lead_hours_median": pytest.approx(24.5), "warned_24h": 1,
         "alerts": 3, "alerts_without_case": 2, "confirmed_false": 0,  # A1; C3 and D4 without case
         "false_alerts_per_1000_milkings": pytest.approx(2000 / healthy),
     }  # fmt: skip
     assert detectors["mdi"] == {
-        "detector": "mdi", "available": True, "cases": 3, "cases_warned": 1, "sensitivity": third,
+        "detector": "mdi", "available": True, "cases": 3, "cases_not_judged": 0, "cases_warned": 1,
+        "sensitivity": third,
         "lead_hours_median": pytest.approx(12.5), "warned_24h": 0,
         "alerts": 2, "alerts_without_case": 1, "confirmed_false": 0,  # A1; D4 without case
         "false_alerts_per_1000_milkings": pytest.approx(1000 / healthy),
     }  # fmt: skip
     assert "Othermarker" not in response.text and str(hand.other.farm_id) not in response.text
+
+
+def test_cases_in_a_late_synced_backlog_do_not_count_against_the_model(
+    client: httpx.Client, db_url: str
+) -> None:
+    """The farm's history arrived in one backlog today (its first sync): the model could not alert
+    on it, so its cases are not held against the model; the rules and MDi still judge them all."""
+    farm = hand_farm(db_url)
+    with psycopg.connect(db_url) as conn:
+        # Only A1's milkings up to 2 days before her onset came in time; the rest arrived today.
+        conn.execute(
+            "UPDATE milking_sessions SET received_at = now() WHERE tenant_id = %s AND NOT"
+            " (animal_id = 'A1' AND started_at <= %s)",
+            [farm.herd.farm_id, farm.onsets["A1"] - timedelta(hours=48)],
+        )
+    response = client.get(f"/api/v1/farms/{farm.herd.farm_id}/accuracy", headers=bearer(farm.users["viewer"]))
+    assert response.status_code == 200, response.text
+    report = response.json()
+    detectors = {d["detector"]: d for d in report["detectors"]}
+    # A1: warned by an alert, so judged; B2 and E5: their 48 h before the onset came late.
+    assert detectors["model"]["cases"] == 1 and detectors["model"]["cases_not_judged"] == 2
+    assert detectors["model"]["cases_warned"] == 1 and detectors["model"]["sensitivity"] == 1.0
+    assert detectors["rules"]["cases"] == 3 and detectors["rules"]["cases_not_judged"] == 0
+    judged = {c["animal_id"]: {w["detector"]: w["judged"] for w in c["warnings"]} for c in report["cases"]}
+    assert judged == {
+        "A1": {"model": True, "rules": True, "mdi": True},
+        "B2": {"model": False, "rules": True, "mdi": True},
+        "E5": {"model": False, "rules": True, "mdi": True},
+    }
 
 
 def test_a_shorter_period_and_a_farm_without_mdi(client: httpx.Client, hand: HandFarm, db_url: str) -> None:

@@ -19,7 +19,7 @@ from pecus.cloud.farms import create_farm
 COPY_COLUMNS = (
     "tenant_id", "source_id", "transaction_id", "unit", "animal_id", "started_at", "ended_at", "yield_kg",
     "conductivity_avg", "conductivity_lf", "conductivity_rf", "conductivity_lr", "conductivity_rr",
-    "blood_avg", "flow_avg", "lactation_number", "days_in_milk", "mdi",
+    "blood_avg", "flow_avg", "lactation_number", "days_in_milk", "mdi", "received_at",
 )  # fmt: skip
 METRICS = ("conductivity_avg", "conductivity_lf", "conductivity_rf", "conductivity_lr", "conductivity_rr",
            "blood_avg", "flow_avg")  # fmt: skip
@@ -66,6 +66,7 @@ def milking(
         "lactation_number": 2,
         "days_in_milk": 100,
         "mdi": None,
+        "received_at": started_at + timedelta(minutes=15),  # synced as it happens (hourly cycles)
     }
     row.update(values)
     herd.next_id += 1

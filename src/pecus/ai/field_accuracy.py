@@ -19,6 +19,11 @@ Definitions (the simulated evaluation's, `pecus.ai.evaluate` / `pecus.ai.dataset
     alert of the last 7 days may still turn out to precede a case.
   * false alerts per 1,000 milkings: alerts without case per 1,000 healthy milkings of the period
     (no case onset from 14 days before to 7 days after the milking), as in the evaluation.
+  * judged: the model raises alerts only on milkings that reach the cloud within 72 h of their
+    start (`live.ALERT_MAX_AGE`): a backlog synced later is scored but never alerts. So a case
+    counts for the model only when a milking of the cow from the 48 h before its onset arrived
+    in time (or the model warned anyway); the others are `cases_not_judged`, and the rules and
+    MDi, computed afresh from the milkings, judge every case.
 Alerts are counted when their first milking is in the period.
 """
 
@@ -44,6 +49,7 @@ from pecus.ai.dataset import CASE_AFTER_H, CASE_BEFORE_H, WINDOW_H
 from pecus.ai.evaluate import EPISODE_H
 from pecus.ai.features import compute_features
 from pecus.ai.feedback import ALERT_LABEL
+from pecus.ai.live import ALERT_MAX_AGE
 from pecus.ai.rules import DEFAULT_THRESHOLD, MDI_ALARM, rule_score
 from pecus.cloud.schemas.accuracy import (
     CaseWarning,
@@ -102,7 +108,9 @@ class FarmData:
     period: Period
     treatments: list[Treatment]
     model_alerts: list[Alert]
-    sessions: pd.DataFrame  # milkings from a week before the period: animal_id, started_at, rule inputs
+    sessions: (
+        pd.DataFrame
+    )  # milkings from 14 days before the period: animal_id, started_at, live, rule inputs
 
 
 def milking_alerts(animal: np.ndarray, started: pd.Series, alerting: np.ndarray) -> list[Alert]:
@@ -149,6 +157,12 @@ def _healthy_milkings(animal: np.ndarray, started: pd.Series, onsets: dict[str, 
     return int(healthy.sum())
 
 
+def _watched(case: Case, animal: np.ndarray, started: pd.Series, live: np.ndarray) -> bool:
+    """Whether a milking of the cow from the 48 h before the onset reached the cloud in time to alert."""
+    near = ((started >= case.onset - WINDOW) & (started <= case.onset)).to_numpy()
+    return bool((near & live & (animal == case.animal_id)).any())
+
+
 def judge(
     detector: Detector,
     alerts: Sequence[Alert],
@@ -158,25 +172,30 @@ def judge(
     healthy_milkings: int,
     *,
     available: bool = True,
+    watched: Sequence[bool] | None = None,
 ) -> tuple[DetectorAccuracy, list[CaseWarning]]:
-    """One detector's figures on the period's `cases` (`all_cases` also judge its alerts)."""
+    """One detector's figures on the period's `cases` (`all_cases` also judge its alerts);
+    `watched[i]` False: it could not have warned of case i unless it did."""
     onsets: dict[str, list[datetime]] = {}
     for c in all_cases:
         onsets.setdefault(c.animal_id, []).append(c.onset)
     warnings = []
-    for case in cases:
+    for i, case in enumerate(cases):
         first = _warned_at(case, alerts) if available else None
         lead = None if first is None else (case.onset - first).total_seconds() / 3600
-        warnings.append(CaseWarning(detector=detector, first_warned_at=first, lead_hours=lead))
+        judged = first is not None or watched is None or watched[i]
+        warnings.append(CaseWarning(detector=detector, judged=judged, first_warned_at=first, lead_hours=lead))
+    judged_cases = sum(w.judged for w in warnings)
     leads = [w.lead_hours for w in warnings if w.lead_hours is not None]
     counted = [a for a in alerts if a.first_at in period]
     false = [a for a in counted if not _has_case(a, onsets)]
     return DetectorAccuracy(
         detector=detector,
         available=available,
-        cases=len(cases),
+        cases=judged_cases,
+        cases_not_judged=len(cases) - judged_cases,
         cases_warned=len(leads),
-        sensitivity=len(leads) / len(cases) if cases and available else None,
+        sensitivity=len(leads) / judged_cases if judged_cases and available else None,
         lead_hours_median=statistics.median(leads) if leads else None,
         warned_24h=sum(lead >= 24 for lead in leads),
         alerts=len(counted),
@@ -208,6 +227,8 @@ def build(data: FarmData) -> FieldAccuracy:
     rules = rule_score(features)
     mdi = features["mdi"].to_numpy(dtype=float)
 
+    live = sessions["live"].to_numpy(bool)
+    watched = [_watched(c, animal, started, live) for c in cases]
     detectors: list[tuple[Detector, list[Alert], bool]] = [
         ("model", data.model_alerts, True),
         ("rules", milking_alerts(animal, started, np.nan_to_num(rules, nan=-1) >= DEFAULT_THRESHOLD),
@@ -217,7 +238,10 @@ def build(data: FarmData) -> FieldAccuracy:
     ]  # fmt: skip
     figures, per_case = [], []
     for name, alerts, available in detectors:
-        summary, warnings = judge(name, alerts, cases, all_cases, period, healthy, available=available)
+        summary, warnings = judge(
+            name, alerts, cases, all_cases, period, healthy, available=available,
+            watched=watched if name == "model" else None,
+        )  # fmt: skip
         figures.append(summary)
         per_case.append(warnings)
     return FieldAccuracy(
@@ -270,7 +294,7 @@ WHERE a.tenant_id = %s AND a.kind = 'mastitis'
 # What the rule baseline reads (quarter conductivity, MDi): features of one milking, no history.
 _RULE_INPUTS = ("conductivity_lf", "conductivity_rf", "conductivity_lr", "conductivity_rr", "mdi")
 _SESSIONS = (
-    f"SELECT animal_id, started_at, {', '.join(_RULE_INPUTS)}"
+    f"SELECT animal_id, started_at, received_at - started_at <= %s AS live, {', '.join(_RULE_INPUTS)}"
     " FROM public.milking_sessions WHERE tenant_id = %s AND started_at >= %s AND started_at <= %s"
 )
 
@@ -296,9 +320,9 @@ async def load(
             for r in await cur.fetchall()
         ]
     async with conn.cursor() as plain:  # tuples: a 90-day herd is 100,000s of rows
-        await plain.execute(_SESSIONS, [farm_id, period.start - CASE_BEFORE, period.end])
+        await plain.execute(_SESSIONS, [ALERT_MAX_AGE, farm_id, period.start - CASE_BEFORE, period.end])
         rows = await plain.fetchall()
-    sessions = pd.DataFrame(rows, columns=["animal_id", "started_at", *_RULE_INPUTS])
+    sessions = pd.DataFrame(rows, columns=["animal_id", "started_at", "live", *_RULE_INPUTS])
     return FarmData(
         farm_id, farm["time_zone"], list(farm["mastitis_patterns"]), period, treatments, alerts, sessions
     )

@@ -335,6 +335,8 @@ export interface DetectorAccuracy {
   /** False when it has nothing to judge (mdi: no MDi; rules: neither quarter conductivity nor MDi). */
   available: boolean;
   cases: number;
+  /** Cases it could not have warned of (Pecus: their milkings reached the cloud too late to alert). */
+  cases_not_judged?: number;
   cases_warned: number;
   /** cases_warned / cases; null without cases. */
   sensitivity: number | null;
@@ -352,6 +354,8 @@ export interface DetectorAccuracy {
 
 export interface CaseWarning {
   detector: Detector;
+  /** False: it could not have warned (Pecus alerts only on milkings synced within 72 h). */
+  judged?: boolean;
   /** Start of the warning alert; null: not warned. */
   first_warned_at: string | null;
   lead_hours: number | null;

@@ -28,7 +28,10 @@ class DetectorAccuracy(BaseModel):
         description="False when it has nothing to judge (mdi: no MDi in the period's milkings; rules: no"
         " quarter conductivity nor MDi); its figures are then 0 or null."
     )
-    cases: int = Field(description="Cases with onset in the period.")
+    cases: int = Field(description="Cases with onset in the period that this detector could have warned of.")
+    cases_not_judged: int = Field(
+        0, description="Cases it could not have warned of (the model: their milkings were synced late)."
+    )
     cases_warned: int = Field(description="Cases with an alert running in the 48 h before the onset.")
     sensitivity: float | None = Field(description="cases_warned / cases; null without cases.")
     lead_hours_median: float | None = Field(
@@ -47,6 +50,12 @@ class DetectorAccuracy(BaseModel):
 
 class CaseWarning(BaseModel):
     detector: Detector
+    judged: bool = Field(
+        True,
+        description="False when the detector could not have warned: the model alerts only on milkings that"
+        " reach the cloud within 72 h, so not on the 48 h before a case that was synced later (the backlog"
+        " of the first sync, a long outage).",
+    )
     first_warned_at: datetime | None = Field(description="Start of the warning alert; null: not warned.")
     lead_hours: float | None = Field(description="Hours from first_warned_at to the onset.")
 

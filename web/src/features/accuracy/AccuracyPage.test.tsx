@@ -127,6 +127,36 @@ describe('field accuracy page', () => {
     );
   });
 
+  it('says which cases Pecus could not have warned of (milkings synced too late) and leaves them out', async () => {
+    const late = fieldAccuracy({
+      ...REPORT,
+      cases: [
+        {
+          ...REPORT.cases[0],
+          warnings: [
+            { detector: 'model', judged: false, first_warned_at: null, lead_hours: null },
+            { detector: 'rules', judged: true, first_warned_at: '2026-03-19T00:00:00Z', lead_hours: 31 },
+          ],
+        },
+      ],
+      detectors: [
+        detector('model', { cases: 0, cases_not_judged: 1, cases_warned: 0, sensitivity: null }),
+        detector('rules', { cases: 1, cases_warned: 1, sensitivity: 1 }),
+        detector('mdi', { available: false }),
+      ],
+    });
+    await serve(() => ({ body: late }));
+    renderPage(<AccuracyPage />);
+    expect(await screen.findByTestId('not-judged-model')).toHaveTextContent(
+      '1 more case left out: its milkings reached Pecus too late to alert',
+    );
+    expect(screen.queryByTestId('not-judged-rules')).not.toBeInTheDocument();
+    expect(screen.queryByTestId('accuracy-headline')).not.toBeInTheDocument(); // nothing to claim yet
+    const row = within(screen.getByTestId('case-table')).getAllByRole('row')[1];
+    expect(row).toHaveTextContent('Pecus: not judged (milkings synced too late to alert)');
+    expect(row).toHaveTextContent('Simple rules: 31 h before');
+  });
+
   it('tells a farmer who may change the names instead of linking to a form they cannot use', async () => {
     await serve(() => ({ body: REPORT }));
     renderPage(<AccuracyPage />);

@@ -12,7 +12,7 @@ import { canManage, useFarm } from '../../lib/farm';
 import { formatNumber, formatPercent } from '../../lib/numbers';
 import { useSearchState } from '../../lib/searchState';
 import { formatDateTime, formatDay } from '../../lib/time';
-import { formatLead, orderDetectors, PERIODS, periodFromParams, warningOf } from './accuracy';
+import { formatLead, isJudged, orderDetectors, PERIODS, periodFromParams, warningOf } from './accuracy';
 
 function HowWeCount() {
   const { t } = useTranslation();
@@ -54,6 +54,11 @@ function DetectorCard({ d }: { d: DetectorAccuracy }) {
       <h3>{name}</h3>
       <p className="detector-big">{formatPercent(d.sensitivity, lang)}</p>
       <p className="detector-sub">{t('accuracy.warnedOf', { warned: d.cases_warned, count: d.cases })}</p>
+      {(d.cases_not_judged ?? 0) > 0 && (
+        <p className="muted small" data-testid={`not-judged-${d.detector}`}>
+          {t('accuracy.casesNotJudged', { count: d.cases_not_judged })}
+        </p>
+      )}
       <dl className="facts">
         {rows.map(([label, value]) => (
           <div key={label}>
@@ -119,12 +124,15 @@ function CaseList({ report }: { report: FieldAccuracy }) {
               <ul className="warned-list">
                 {detectors.map((d) => {
                   const warning = warningOf(c, d.detector);
+                  const judged = isJudged(c, d.detector);
                   return (
-                    <li key={d.detector} className={warning ? 'warned-yes' : 'warned-no'}>
+                    <li key={d.detector} className={warning ? 'warned-yes' : judged ? 'warned-no' : 'warned-unjudged'}>
                       <span className="warned-name">{t(`accuracy.detector.${d.detector}`)}:</span>{' '}
                       {warning
                         ? t('accuracy.warnedBefore', { lead: formatLead(warning.lead_hours, t, lang) })
-                        : t('accuracy.notWarned')}
+                        : judged
+                          ? t('accuracy.notWarned')
+                          : t('accuracy.notJudged')}
                     </li>
                   );
                 })}

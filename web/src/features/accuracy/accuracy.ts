@@ -37,3 +37,8 @@ export function warningOf(fieldCase: FieldCase, detector: Detector): CaseWarning
   return fieldCase.warnings.find((w) => w.detector === detector && w.first_warned_at !== null) ?? null;
 }
 
+
+/** False when the detector could not have warned of this case (older reports say nothing: judged). */
+export function isJudged(fieldCase: FieldCase, detector: Detector): boolean {
+  return fieldCase.warnings.find((w) => w.detector === detector)?.judged ?? true;
+}
