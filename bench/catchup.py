@@ -1,14 +1,16 @@
 """Catch-up: a year of a robot farm (~1.1 M milkings) in a local DelPro, a fresh cloud, one
 `pecus-agent sync --once`; in the same run, a raw COPY of the same rows into the same table.
 
-    python bench/run.py catchup --json [--rows N] [--batch 1000]
+    python bench/run.py catchup --json [--rows N] [--batch N]
 
 The source is the simulator's farm (`pecus.ai.simulate`: 1,350 cows × 365 days, ≈ 1.1 M milkings)
 written into SQLite by `write_delpro` (`bench/support/simulated_delpro.py`, cached); `--rows` takes
 only its first N milkings. The API runs as a `pecus serve` subprocess with the AI engine off; the
 agent in its own process. `copy_seconds` is one binary COPY of exactly the rows the agent stored
 (exported first, untimed), into the same partitioned table under a new farm, its rollups kept by
-the same triggers. `wire_bytes_per_row` is what the agent uploaded (gzip bodies) per row.
+the same triggers. `wire_bytes_per_row` is what the agent uploaded (gzip bodies) per row;
+`cpu_us_per_row` the CPU time the agent, the API and the database's backends spent per row while
+the agent ran (all three share this machine's cores, so their sum bounds the throughput).
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from tests.support.pg import server_url
 
 from bench.support.agent_run import sync_once
 from bench.support.simulated_delpro import COWS, DAYS, milkings, source_database, take
+from pecus.agent.config import AgentConfig
 from pecus.cloud.database import connect, create_database, drop_database
 from pecus.cloud.farms import create_farm
 from pecus.cloud.migrations import migrate
@@ -70,7 +73,7 @@ def copy_seconds(database_url: str, farm_id: uuid.UUID) -> float:
 def run(argv: list[str]) -> dict[str, Any]:
     parser = argparse.ArgumentParser(prog="bench/run.py catchup")
     parser.add_argument("--rows", type=int, help="only the first N milkings of the simulated year")
-    parser.add_argument("--batch", type=int, default=1000, help="the agent's max_batch_size")
+    parser.add_argument("--batch", type=int, help="the agent's max_batch_size (default: the agent's own)")
     args = parser.parse_args(argv)
 
     full = source_database()
@@ -100,6 +103,7 @@ def run(argv: list[str]) -> dict[str, Any]:
         "ratio_to_copy": round(agent.seconds / copy, 2),
         "agent_peak_rss_mb": round(agent.peak_rss_bytes / 2**20, 1),
         "wire_bytes_per_row": round(agent.bytes_sent / rows, 1),
-        "batch": args.batch,
+        "cpu_us_per_row": {k: round(v * 1e6 / rows, 1) for k, v in agent.cpu_seconds.items()},
+        "batch": args.batch or AgentConfig.model_fields["max_batch_size"].default,
         "source": f"simulated DelPro in SQLite ({COWS} cows x {DAYS} days)",
     }
