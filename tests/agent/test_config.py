@@ -52,7 +52,7 @@ def test_defaults_and_normalisation(tmp_path: Path) -> None:
     assert config.sources[0].display_url == "mssql+pymssql://reader:***@localhost/DDMVMS"
     assert (config.interval, config.max_batch_size, config.request_timeout, config.retry_attempts) == (
         3600,
-        1000,
+        5000,
         30,
         5,
     )

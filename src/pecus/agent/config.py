@@ -162,7 +162,7 @@ class AgentConfig(BaseModel):
     time_zone: str
     sources: Annotated[list[SourceConfig], Field(alias="source", min_length=1)]
     interval: Duration = 3600.0
-    max_batch_size: Annotated[int, Field(ge=1, le=100_000)] = 1000
+    max_batch_size: Annotated[int, Field(ge=1, le=100_000)] = 5000  # the server's default cap
     request_timeout: Duration = 30.0
     retry_attempts: Annotated[int, Field(ge=1, le=20)] = 5
     retry_wait: Duration = 2.0  # first backoff; then doubles: 2, 4, 8, 16 s (+ jitter)
