@@ -66,10 +66,11 @@ def sync_once(database_url: str, api_url: str, source: Path, *, batch: int | Non
                 usage = rusage
                 process.returncode = os.waitstatus_to_exitcode(status)
         seconds = time.perf_counter() - started
+        kinds.update(_backend_pids(database_url))  # and those the API opened meanwhile
         after = _cpu_of(kinds)
         cpu = {"agent": usage.ru_utime + usage.ru_stime, "api": 0.0, "postgres": 0.0}
         for pid, kind in kinds.items():
-            cpu[kind] += after[pid] - before[pid]
+            cpu[kind] += after[pid] - before.get(pid, 0.0)
         if process.returncode != 0:
             log = (Path(folder) / "logs" / "agent.log").read_text(errors="replace")[-3000:]
             raise RuntimeError(f"the agent failed:\n{log}")
