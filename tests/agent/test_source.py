@@ -14,6 +14,7 @@ from sqlalchemy import insert
 from sqlalchemy.dialects import mssql
 
 from pecus.agent import delpro
+from pecus.agent import source as source_module
 from pecus.agent.config import SourceConfig
 from pecus.agent.localtime import LocalTimeConverter
 from pecus.agent.source import SessionSource, SourceError, _rounded, _row_maxes, _row_means
@@ -83,6 +84,21 @@ def test_pages_follow_the_id_without_gaps_or_repeats(source_db: SourceDB) -> Non
         after = batch.last_id
     assert seen == [*range(1, 20), *range(25, 40)]
     assert len(source.read_after(4, 3)) == 3 and source.read_after(4, 3).ids == [5, 6, 7]
+    source.close()
+
+
+def test_a_page_converted_in_parts_is_the_page_converted_whole(
+    source_db: SourceDB, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with source_db.engine.begin() as conn:
+        delpro_data.add_sessions(conn, range(1, 12))
+    source = reader(source_db)
+    whole = source.read_after(0, 10)
+    monkeypatch.setattr(source_module, "CONVERT_ROWS", 3)  # 10 rows: parts of 3, 3, 3 and 1
+    parts = source.read_after(0, 10)
+    assert parts.ids == list(range(1, 11))
+    assert parts.rows() == whole.rows()
+    assert source.read_after(11, 10).rows() == []
     source.close()
 
 

@@ -17,6 +17,7 @@ from rich.console import Console
 from rich.table import Table
 
 from pecus import __version__
+from pecus.agent.malloc import single_arena
 
 app = typer.Typer(
     help="Pecus farm agent: moves new milkings from the farm's DelPro database to the Pecus cloud.",
@@ -304,6 +305,7 @@ def uninstall() -> None:
 
 def main() -> None:
     """The `pecus-agent` console script."""
+    single_arena()  # before any thread: memory stays flat over a long backlog
     app()
 
 

@@ -416,7 +416,7 @@ async def _pages(
 
     def read(after_id: int) -> tuple[Batch, list[Payload]]:
         batch = source.read_after(after_id, limit)
-        return batch, encoded(batch) if batch else []
+        return batch.ids_only(), encoded(batch) if batch else []  # the columns are in the bodies
 
     pending = asyncio.ensure_future(asyncio.to_thread(read, after))
     try:

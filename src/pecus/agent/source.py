@@ -44,6 +44,7 @@ from pecus.contract import SESSION_COLUMNS
 # and it drops the float32 noise some databases add (12.300000190734863), which JSON would carry.
 DECIMALS = 3
 ID = "transaction_id"
+CONVERT_ROWS = 1000
 
 
 class SourceError(Exception):
@@ -87,6 +88,15 @@ class Batch:
             Batch({k: v[:half] for k, v in self.columns.items()}, self.id_name),
             Batch({k: v[half:] for k, v in self.columns.items()}, self.id_name),
         )
+
+    def ids_only(self) -> Batch:
+        """The same rows with only their ids: what an upload in flight needs to keep (to name
+        rows in the server's errors) once its body is encoded."""
+        return Batch({self.id_name: self.ids}, self.id_name)
+
+    def extend(self, other: Batch) -> None:
+        for name, values in self.columns.items():
+            values.extend(other.columns[name])
 
     def rows(self) -> list[dict[str, Any]]:
         """Row-oriented view (tests, error messages); uploads use the columns."""
@@ -393,11 +403,19 @@ class SourceReader:
         )
 
     def read_after(self, after_id: int, limit: int) -> Batch:
+        """The page after `after_id`, fetched and converted `CONVERT_ROWS` rows at a time, so a
+        large page costs the memory of its columns, not of its raw rows as well."""
         what = self.mapping.what
+        batch: Batch | None = None
         with _reading(self.name, f"reading {what}"), self.engine.connect() as conn:
-            rows = conn.execute(self.statement(after_id, limit)).all()
-        with _reading(self.name, f"converting {what}"):
-            return self.mapping.convert(rows, self.times)
+            for rows in conn.execute(self.statement(after_id, limit)).partitions(CONVERT_ROWS):
+                with _reading(self.name, f"converting {what}"):
+                    chunk = self.mapping.convert(rows, self.times)
+                if batch is None:
+                    batch = chunk
+                else:
+                    batch.extend(chunk)
+        return batch if batch is not None else self.mapping.convert([], self.times)
 
     def use(self, mapping: Mapping) -> None:
         """Read through another mapping (same database, same engine)."""

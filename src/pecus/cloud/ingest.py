@@ -192,8 +192,11 @@ def _orjson_dumps(obj: Any) -> bytes:
 
 
 async def _copy_rows(conn: AsyncConnection[Any], rows: Sequence[Row]) -> None:
-    set_json_dumps(_orjson_dumps, context=conn)
-    async with conn.cursor().copy(_COPY) as copy:
+    cursor = conn.cursor()
+    # On the cursor, not the connection: set on a connection, it subclasses the connection's
+    # current dumper, itself the previous batch's subclass, so each batch made a new class.
+    set_json_dumps(_orjson_dumps, context=cursor)
+    async with cursor.copy(_COPY) as copy:
         copy.set_types(_TYPES)
         for row in rows:
             await copy.write_row(row)
