@@ -7,7 +7,9 @@ import asyncio
 import logging
 import threading
 import time
+import uuid
 from collections.abc import Iterator
+from typing import cast
 
 import httpx
 import pytest
@@ -16,6 +18,7 @@ from psycopg_pool import AsyncConnectionPool
 from pecus.cloud.api_settings import ApiSettings
 from pecus.cloud.app import create_app
 from pecus.cloud.ingest import IngestedBatch
+from pecus.cloud.ingest_hooks import HookRunner
 from tests.api.conftest import post_batch
 from tests.support.api import FarmKey, serving, stored_transaction_ids
 from tests.support.sessions import batch, session_row
@@ -120,3 +123,47 @@ def test_live_scoring_is_registered_unless_switched_off(monkeypatch: pytest.Monk
     assert create_app("postgresql:///unused").state.ingest_hooks == [score_ingested]
     monkeypatch.setenv("PECUS_AI_ENABLED", "0")
     assert create_app("postgresql:///unused").state.ingest_hooks == []
+
+
+def test_batches_that_commit_during_a_run_are_taken_together(db_url: str, farm: FarmKey) -> None:
+    """A catch-up: while the source's hooks run, the next batches wait and the next run gets them
+    as one (one history read per cow instead of one per batch); nothing is lost or repeated."""
+    release = threading.Event()
+    runs: list[list[int]] = []
+
+    async def slow_hook(pool: AsyncConnectionPool, ingested: IngestedBatch) -> None:
+        runs.append(ingested.transaction_ids)
+        await asyncio.to_thread(release.wait, 20)
+
+    app = create_app(db_url, ApiSettings(ai_enabled=False))
+    app.state.ingest_hooks.append(slow_hook)
+    with serving(app) as url, httpx.Client(base_url=url, timeout=10) as c:
+        for first in (1, 3, 5):  # three batches while the first run is held
+            post_batch(c, farm, batch(farm.farm_id, [session_row(first), session_row(first + 1)]))
+        release.set()
+        deadline = time.monotonic() + 30  # a bound on waiting, not a timing assertion
+        while sum(map(len, runs)) < 6 and time.monotonic() < deadline:
+            time.sleep(0.02)
+    assert runs == [[1, 2], [3, 4, 5, 6]]
+
+
+@pytest.mark.anyio
+async def test_a_run_takes_no_more_sessions_than_its_cap() -> None:
+    runner = HookRunner(max_sessions=3)
+    runs: list[tuple[int, list[int]]] = []
+
+    async def hook(pool: AsyncConnectionPool, ingested: IngestedBatch) -> None:
+        runs.append((ingested.source_id, ingested.transaction_ids))
+        await asyncio.sleep(0)
+
+    farm = uuid.uuid4()
+    pool = cast(AsyncConnectionPool, None)  # the hook never touches it
+    # All queued before the first run starts (nothing has awaited yet).
+    for ids in ([1], [2, 3], [4], [5, 6, 7, 8], [9]):
+        runner.start(pool, [hook], IngestedBatch(farm, 1, ids, ["cow"] * len(ids)))
+    runner.start(pool, [hook], IngestedBatch(farm, 2, [1], ["cow"]))  # another source: its own run
+    await runner.drain(10)
+    # Whole batches up to the cap; a batch over the cap still runs, alone.
+    assert [ids for source, ids in runs if source == 1] == [[1, 2, 3], [4], [5, 6, 7, 8], [9]]
+    assert [ids for source, ids in runs if source == 2] == [[1]]
+    assert runner.pending == 0
