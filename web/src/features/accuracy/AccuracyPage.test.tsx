@@ -132,7 +132,10 @@ describe('field accuracy page', () => {
       ...REPORT,
       cases: [
         {
-          ...REPORT.cases[0],
+          animal_id: '1042',
+          onset: '2026-03-20T07:00:00Z',
+          treatments: 2,
+          diagnoses: ['Mastite clinica'],
           warnings: [
             { detector: 'model', judged: false, first_warned_at: null, lead_hours: null },
             { detector: 'rules', judged: true, first_warned_at: '2026-03-19T00:00:00Z', lead_hours: 31 },
