@@ -5,6 +5,7 @@ answer with the exit codes the real ones give."""
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -143,3 +144,15 @@ def test_install_refuses_a_bad_configuration_before_touching_the_system(
         capture_output=True, text=True, timeout=60, env={**os.environ, "COLUMNS": "200"},
     )  # fmt: skip
     assert missing.returncode == 2 and "no configuration at" in missing.stdout
+
+
+def test_install_from_a_module_run_says_which_command_to_use(fake_tools: Path, tmp_path: Path) -> None:
+    config = tmp_path / "agent.toml"
+    shutil.copy(ROOT / "deploy" / "agent.example.toml", config)
+    (tmp_path / "agent.key").write_text("pcs_example-key\n")
+    result = subprocess.run(
+        [sys.executable, "-m", "pecus.agent", "--config", str(config), "install"],
+        capture_output=True, text=True, timeout=60, env={**os.environ, "COLUMNS": "200"},
+    )  # fmt: skip
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "run the installed `pecus-agent install`" in result.stdout and calls(fake_tools) == []

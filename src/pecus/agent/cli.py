@@ -255,7 +255,11 @@ def _this_executable() -> Path:
             highlight=False,
         )
         raise typer.Exit(2)
-    return Path(sys.argv[0]).resolve()
+    script = Path(sys.argv[0]).resolve()
+    if script.suffix == ".py":  # `python -m pecus.agent`: a service cannot start a module file
+        console.print("[red]run the installed `pecus-agent install`, not `python -m pecus.agent`[/red]")
+        raise typer.Exit(2)
+    return script
 
 
 @app.command()
