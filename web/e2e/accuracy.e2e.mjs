@@ -4,8 +4,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 
-import { DESKTOP, launch } from './browser.mjs';
-import { BASE, checkAccessibility, FARM_A, noHorizontalScroll, screenshots, signIn, watchConsole } from './helpers.mjs';
+import { BASE, checkAccessibility, FARM_A, noHorizontalScroll, openSignedIn, screenshots } from './helpers.mjs';
 
 const NEW_NAME = 'mastite clinica e2e';
 
@@ -14,12 +13,7 @@ let page;
 let consoleErrors = [];
 
 before(async () => {
-  browser = await launch();
-  const context = await browser.newContext({ viewport: DESKTOP, locale: 'en-GB' });
-  page = await context.newPage();
-  page.setDefaultTimeout(15_000);
-  consoleErrors = watchConsole(page);
-  await signIn(page);
+  ({ browser, page, consoleErrors } = await openSignedIn());
 });
 
 after(async () => {

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 
-import { DESKTOP, PHONE } from './browser.mjs';
+import { DESKTOP, launch, PHONE } from './browser.mjs';
 
 export function env(name) {
   const value = process.env[name];
@@ -73,4 +73,15 @@ export function watchConsole(page) {
   });
   page.on('pageerror', (error) => errors.push(String(error)));
   return errors;
+}
+
+/** A desktop browser signed in as farm A's user; `consoleErrors` collects the page's console errors. */
+export async function openSignedIn() {
+  const browser = await launch();
+  const context = await browser.newContext({ viewport: DESKTOP, locale: 'en-GB' });
+  const page = await context.newPage();
+  page.setDefaultTimeout(15_000);
+  const consoleErrors = watchConsole(page);
+  await signIn(page);
+  return { browser, page, consoleErrors };
 }
