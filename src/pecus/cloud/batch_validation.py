@@ -175,13 +175,27 @@ def _invalid_rows(problems: list[Problem]) -> BatchRejected:
     )
 
 
+def decode_json(body: bytes) -> Any:
+    """The decoded body of an upload. Raises BatchRejected."""
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise BatchRejected(400, "malformed_json", f"the body is not valid JSON: {exc}") from exc
+
+
+def check_batch_size(count: int, max_batch_size: int) -> None:
+    if count > max_batch_size:
+        raise BatchRejected(
+            413,
+            "batch_too_large",
+            f"the batch has {count} rows; the limit is {max_batch_size} (see GET /api/v1/sync/status)",
+        )
+
+
 def parse_envelope(body: bytes) -> IngestBatch:
     """Decode the JSON body and check the batch's envelope (farm, source, agent, one of rows or
     columns). The rows themselves are checked by `validate_rows`. Raises BatchRejected."""
-    try:
-        data = orjson.loads(body)
-    except orjson.JSONDecodeError as exc:
-        raise BatchRejected(400, "malformed_json", f"the body is not valid JSON: {exc}") from exc
+    data = decode_json(body)
     try:
         batch = IngestBatch.model_validate(data)
     except ValidationError as exc:
@@ -211,13 +225,7 @@ def row_count(batch: IngestBatch) -> int:
 
 def validate_rows(batch: IngestBatch, max_batch_size: int) -> ParsedBatch:
     """Check every row against the session contract; all must pass. Raises BatchRejected."""
-    count = row_count(batch)
-    if count > max_batch_size:
-        raise BatchRejected(
-            413,
-            "batch_too_large",
-            f"the batch has {count} rows; the limit is {max_batch_size} (see GET /api/v1/sync/status)",
-        )
+    check_batch_size(row_count(batch), max_batch_size)
     if batch.rows is not None:
         rows = _validate_row_objects(batch.rows)
     else:

@@ -15,11 +15,10 @@ from __future__ import annotations
 import uuid
 from typing import Any, TypeVar
 
-import orjson
 from psycopg_pool import AsyncConnectionPool
 from pydantic import ValidationError
 
-from pecus.cloud.batch_validation import BatchRejected, Problem
+from pecus.cloud.batch_validation import BatchRejected, Problem, check_batch_size
 from pecus.cloud.ingest import LOCK_SOURCE
 from pecus.cloud.tenancy import service_transaction
 from pecus.contract import AnimalBatch, AnimalResult, IngestResult, TreatmentBatch
@@ -42,22 +41,11 @@ def _problems(exc: ValidationError) -> list[Problem]:
     return problems
 
 
-def load_json(body: bytes) -> Any:
-    try:
-        return orjson.loads(body)
-    except orjson.JSONDecodeError as exc:
-        raise BatchRejected(400, "malformed_json", f"the body is not valid JSON: {exc}") from exc
-
-
 def parse_records(data: Any, model: type[B], max_batch_size: int) -> B:
     """Validate a decoded treatment or animal batch; every row must pass. Raises BatchRejected."""
     rows = data.get("rows") if isinstance(data, dict) else None
-    if isinstance(rows, list) and len(rows) > max_batch_size:
-        raise BatchRejected(
-            413,
-            "batch_too_large",
-            f"the batch has {len(rows)} rows; the limit is {max_batch_size} (see GET /api/v1/sync/status)",
-        )
+    if isinstance(rows, list):
+        check_batch_size(len(rows), max_batch_size)
     try:
         batch = model.model_validate(data)
     except ValidationError as exc:

@@ -23,6 +23,7 @@ from psycopg_pool import AsyncConnectionPool
 
 from pecus.cloud.agent_keys import AgentIdentity, KeyChecker, KeyRejected
 from pecus.cloud.api_settings import ApiSettings
+from pecus.cloud.batch_validation import decode_json
 from pecus.cloud.body import BadEncoding, BodyTooLarge, UnsupportedEncoding, read_body
 from pecus.cloud.errors import ApiError, ErrorBody, ErrorDetail
 from pecus.cloud.ingest import (
@@ -35,7 +36,7 @@ from pecus.cloud.ingest import (
     validate_rows,
 )
 from pecus.cloud.ingest_hooks import HookRunner
-from pecus.cloud.records import B, load_json, parse_records, store_animals, store_treatments
+from pecus.cloud.records import B, parse_records, store_animals, store_treatments
 from pecus.contract import (
     AgentInfo,
     AnimalBatch,
@@ -194,7 +195,7 @@ async def _records(
     settings: ApiSettings = request.app.state.settings
     data: Any = None
     try:
-        data = load_json(await _read(request, settings))
+        data = decode_json(await _read(request, settings))
         if isinstance(data, dict) and isinstance(data.get("farm_id"), str):
             _check_farm(identity, data["farm_id"])
         batch = parse_records(data, model, settings.max_batch_size)
